@@ -1,0 +1,237 @@
+/* Licensed under the Apache License, Version 2.0 (see LICENSE).
+ *
+ * ws_filters.c -- WEBSOCKET_IN turns the client's bytes into frames
+ * (WS_FRAME metadata buckets around unmasked payload); WEBSOCKET_OUT turns
+ * framed messages from the session into bytes.
+ */
+#include "httpd.h"
+#include "apr_buckets.h"
+
+#include "http_log.h"
+#include "http_connection.h"
+
+#include "ws_bucket.h"
+#include "ws_filters.h"
+
+APLOG_USE_MODULE(websocket);
+
+/* how much to ask the filter below for at once: the core reads the
+ * socket in buffers of this order anyway */
+#define WS_IN_CHUNK 8192
+
+static ap_filter_rec_t *ws_in_handle;
+static ap_filter_rec_t *ws_out_handle;
+
+typedef struct {
+    ws_frame_parser_t parser;
+    apr_bucket_brigade *raw;   /* what we read from below, reused */
+    int failed;                /* an ERROR was handed up */
+    int eof;
+} ws_in_ctx_t;
+
+static void emit_meta(apr_bucket_brigade *bb, ws_meta_kind_e kind,
+                      const ws_frame_event_t *ev, apr_bucket_alloc_t *list)
+{
+    ws_meta_t m;
+
+    m.kind = kind;
+    m.fin = ev->header.fin;
+    m.rsv = ev->header.rsv;
+    m.opcode = ev->header.opcode;
+    m.length = ev->header.length;
+    m.close_code = ev->close_code;
+    m.reason = ev->reason;
+    APR_BRIGADE_INSERT_TAIL(bb, ws_bucket_frame_create(&m, list));
+}
+
+/* Parses @p len bytes into frame events appended to @p bb. */
+static void parse_bytes(ws_in_ctx_t *ctx, conn_rec *c, apr_bucket_brigade *bb,
+                        const unsigned char *data, apr_size_t len)
+{
+    apr_bucket_alloc_t *list = c->bucket_alloc;
+    unsigned char *out = NULL;
+    apr_size_t outcap = 0, used;
+    ws_frame_event_t ev;
+
+    while (!ctx->failed) {
+        if (out == NULL && len > 0) {
+            /* payload is unmasked into a buffer that becomes a heap
+             * bucket: at most what this input can hold */
+            outcap = len;
+            out = apr_bucket_alloc(outcap, list);
+        }
+        switch (ws_frame_parse(&ctx->parser, data, len, out, outcap, &used,
+                               &ev)) {
+        case WS_FRAME_NEED_MORE:
+            if (out != NULL) {
+                apr_bucket_free(out);
+            }
+            return;
+        case WS_FRAME_HEADER:
+            ap_log_cerror(APLOG_MARK, APLOG_TRACE4, 0, c,
+                          "frame in: opcode %u fin %u rsv %x length %"
+                          APR_UINT64_T_FMT, ev.header.opcode, ev.header.fin,
+                          ev.header.rsv, ev.header.length);
+            emit_meta(bb, WS_META_START, &ev, list);
+            break;
+        case WS_FRAME_PAYLOAD:
+            APR_BRIGADE_INSERT_TAIL(bb, apr_bucket_heap_create(
+                (const char *)out, ev.len, apr_bucket_free, list));
+            out = NULL;
+            break;
+        case WS_FRAME_END:
+            emit_meta(bb, WS_META_END, &ev, list);
+            break;
+        case WS_FRAME_ERROR:
+            emit_meta(bb, WS_META_ERROR, &ev, list);
+            ctx->failed = 1;
+            break;
+        }
+        data += used;
+        len -= used;
+    }
+    if (out != NULL) {
+        apr_bucket_free(out);
+    }
+}
+
+static apr_status_t ws_in_filter(ap_filter_t *f, apr_bucket_brigade *bb,
+                                 ap_input_mode_t mode, apr_read_type_e block,
+                                 apr_off_t readbytes)
+{
+    ws_in_ctx_t *ctx = f->ctx;
+    apr_bucket *b;
+    apr_status_t rv;
+
+    if (mode == AP_MODE_INIT) {
+        return ap_get_brigade(f->next, bb, mode, block, readbytes);
+    }
+    if (mode != AP_MODE_READBYTES) {
+        return APR_ENOTIMPL;
+    }
+    if (ctx->failed || ctx->eof) {
+        return APR_EOF;
+    }
+    for (;;) {
+        rv = ap_get_brigade(f->next, ctx->raw, AP_MODE_READBYTES, block,
+                            WS_IN_CHUNK);
+        if (rv != APR_SUCCESS && !APR_STATUS_IS_EAGAIN(rv)) {
+            apr_brigade_cleanup(ctx->raw);
+            return rv;
+        }
+        if (APR_BRIGADE_EMPTY(ctx->raw)) {
+            /* would block (a blocking read returns data or EOF) */
+            return block == APR_BLOCK_READ ? APR_EOF : APR_EAGAIN;
+        }
+        while (!APR_BRIGADE_EMPTY(ctx->raw)) {
+            const char *data;
+            apr_size_t len;
+
+            b = APR_BRIGADE_FIRST(ctx->raw);
+            if (APR_BUCKET_IS_EOS(b)) {
+                ctx->eof = 1;
+                APR_BUCKET_REMOVE(b);
+                APR_BRIGADE_INSERT_TAIL(bb, b);
+                break;
+            }
+            if (!APR_BUCKET_IS_METADATA(b)) {
+                rv = apr_bucket_read(b, &data, &len, block);
+                if (rv != APR_SUCCESS) {
+                    apr_brigade_cleanup(ctx->raw);
+                    return rv;
+                }
+                parse_bytes(ctx, f->c, bb, (const unsigned char *)data, len);
+            }
+            apr_bucket_delete(b);
+            if (ctx->failed) {
+                break;
+            }
+        }
+        apr_brigade_cleanup(ctx->raw);
+        if (!APR_BRIGADE_EMPTY(bb)) {
+            return APR_SUCCESS;
+        }
+        if (ctx->eof) {
+            return APR_EOF;
+        }
+        /* only part of a header so far: read on */
+    }
+}
+
+/* Replaces START ... END around a frame's payload by the frame header. */
+static apr_status_t ws_out_filter(ap_filter_t *f, apr_bucket_brigade *bb)
+{
+    apr_bucket *b, *next, *start = NULL;
+    apr_off_t len = 0;
+
+    if (f->c->aborted) {
+        apr_brigade_cleanup(bb);
+        return APR_ECONNABORTED;
+    }
+    for (b = APR_BRIGADE_FIRST(bb); b != APR_BRIGADE_SENTINEL(bb); b = next) {
+        next = APR_BUCKET_NEXT(b);
+        if (!WS_BUCKET_IS_FRAME(b)) {
+            if (start != NULL && !APR_BUCKET_IS_METADATA(b)) {
+                if (b->length == (apr_size_t)-1) {
+                    const char *d;
+                    apr_size_t n;
+                    apr_status_t rv = apr_bucket_read(b, &d, &n,
+                                                      APR_BLOCK_READ);
+                    if (rv != APR_SUCCESS) {
+                        return rv;
+                    }
+                }
+                len += b->length;
+            }
+            continue;
+        }
+        {
+            ws_meta_t *m = ws_bucket_frame_meta(b);
+
+            if (m->kind == WS_META_START) {
+                start = b;
+                len = 0;
+            }
+            else if (m->kind == WS_META_END && start != NULL) {
+                ws_meta_t *sm = ws_bucket_frame_meta(start);
+                unsigned char hdr[WS_FRAME_HEADER_MAX];
+                apr_size_t hlen = ws_frame_header_write(
+                    hdr, sm->fin, sm->rsv, sm->opcode, (apr_uint64_t)len);
+
+                APR_BUCKET_INSERT_BEFORE(start, apr_bucket_heap_create(
+                    (const char *)hdr, hlen, NULL, f->c->bucket_alloc));
+                apr_bucket_delete(start);
+                apr_bucket_delete(b);
+                start = NULL;
+            }
+            else {
+                apr_bucket_delete(b);
+            }
+        }
+    }
+    return ap_pass_brigade(f->next, bb);
+}
+
+ws_frame_parser_t *ws_filters_add(conn_rec *c, apr_uint64_t max_message,
+                                  int too_large_code)
+{
+    ws_in_ctx_t *ctx = apr_pcalloc(c->pool, sizeof(*ctx));
+
+    ws_frame_parser_init(&ctx->parser, max_message, 0, too_large_code);
+    ctx->raw = apr_brigade_create(c->pool, c->bucket_alloc);
+    ap_add_input_filter_handle(ws_in_handle, ctx, NULL, c);
+    ap_add_output_filter_handle(ws_out_handle, NULL, NULL, c);
+    return &ctx->parser;
+}
+
+void ws_filters_register_hooks(apr_pool_t *p)
+{
+    /* AP_FTYPE_CONNECTION: above mod_ssl (CONNECTION + 5), so frames are
+     * decoded from and encoded into plaintext whatever the transport,
+     * and below anything of a request -- after the 101 the request's
+     * filters are out of the way */
+    ws_in_handle = ap_register_input_filter("WEBSOCKET_IN", ws_in_filter,
+                                            NULL, AP_FTYPE_CONNECTION);
+    ws_out_handle = ap_register_output_filter("WEBSOCKET_OUT", ws_out_filter,
+                                              NULL, AP_FTYPE_CONNECTION);
+}

@@ -1,0 +1,28 @@
+/* Licensed under the Apache License, Version 2.0 (see LICENSE).
+ *
+ * mod_websocket.c -- the module record: WebSocket (RFC 6455) server with
+ * a C plugin API, the successor of apache-websocket 0.1.2.
+ */
+#include "httpd.h"
+#include "http_config.h"
+
+#include "ws_config.h"
+#include "ws_filters.h"
+#include "ws_handshake.h"
+
+static void register_hooks(apr_pool_t *p)
+{
+    ws_filters_register_hooks(p);
+    ws_handshake_register_hooks(p);
+}
+
+AP_DECLARE_MODULE(websocket) = {
+    STANDARD20_MODULE_STUFF,
+    ws_config_create_dir,
+    ws_config_merge_dir,
+    NULL,
+    NULL,
+    ws_config_cmds,
+    register_hooks,
+    AP_MODULE_FLAG_NONE
+};

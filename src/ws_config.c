@@ -1,0 +1,254 @@
+/* Licensed under the Apache License, Version 2.0 (see LICENSE).
+ *
+ * ws_config.c -- the directives of mod_websocket and the field-by-field
+ * merge of nested sections.
+ */
+#include "httpd.h"
+#include <errno.h>
+
+#include "apr_lib.h"
+#include "apr_strings.h"
+
+#include "http_log.h"
+
+#include "ws_config.h"
+#include "ws_log.h"
+
+APLOG_USE_MODULE(websocket);
+
+void *ws_config_create_dir(apr_pool_t *p, char *dir)
+{
+    ws_dir_conf_t *conf = apr_pcalloc(p, sizeof(*conf));
+
+    conf->plugin = NULL;
+    conf->max_message = -1;
+    conf->max_queued = -1;
+    conf->close_timeout = -1;
+    conf->origin_check = WS_ORIGIN_UNSET;
+    conf->trusted = NULL;
+    conf->allow_reserved = -1;
+    return conf;
+}
+
+void *ws_config_merge_dir(apr_pool_t *p, void *basev, void *addv)
+{
+    const ws_dir_conf_t *base = basev, *add = addv;
+    ws_dir_conf_t *conf = apr_palloc(p, sizeof(*conf));
+
+    /* each field on its own: a nested section that sets only the size
+     * keeps its parent's plugin (0.1.2 replaced the whole record) */
+    conf->plugin = add->plugin ? add->plugin : base->plugin;
+    conf->max_message = add->max_message != -1 ? add->max_message
+                                                : base->max_message;
+    conf->max_queued = add->max_queued != -1 ? add->max_queued
+                                              : base->max_queued;
+    conf->close_timeout = add->close_timeout != -1 ? add->close_timeout
+                                                    : base->close_timeout;
+    conf->origin_check = add->origin_check != WS_ORIGIN_UNSET
+                             ? add->origin_check : base->origin_check;
+    /* a section listing trusted origins replaces the parent's list */
+    conf->trusted = add->trusted ? add->trusted : base->trusted;
+    conf->allow_reserved = add->allow_reserved != -1 ? add->allow_reserved
+                                                      : base->allow_reserved;
+    return conf;
+}
+
+ws_settings_t *ws_config_settings(request_rec *r)
+{
+    const ws_dir_conf_t *conf =
+        ap_get_module_config(r->per_dir_config, &websocket_module);
+    ws_settings_t *s = apr_palloc(r->pool, sizeof(*s));
+
+    s->plugin = conf->plugin;
+    s->max_message = conf->max_message != -1
+                         ? (apr_uint64_t)conf->max_message
+                         : WS_DEFAULT_MAX_MESSAGE;
+    s->max_queued = conf->max_queued != -1 ? (apr_size_t)conf->max_queued
+                                           : WS_DEFAULT_MAX_QUEUED;
+    s->close_timeout = conf->close_timeout != -1 ? conf->close_timeout
+                                                 : WS_DEFAULT_CLOSE_TIMEOUT;
+    s->origin_check = conf->origin_check != WS_ORIGIN_UNSET
+                          ? (ws_origin_check_e)conf->origin_check
+                          : WS_ORIGIN_SAME;
+    s->trusted = conf->trusted;
+    s->allow_reserved = conf->allow_reserved == 1;
+    return s;
+}
+
+static const char *set_handler(cmd_parms *cmd, void *dconf, const char *path,
+                               const char *symbol)
+{
+    ws_dir_conf_t *conf = dconf;
+
+    /* loading a shared library is not something an .htaccess author may
+     * do; 0.1.2 allowed it under AllowOverride AuthConfig */
+    if (ap_check_cmd_context(cmd, NOT_IN_HTACCESS) != NULL) {
+        return apr_psprintf(cmd->pool, "%s is not allowed in .htaccess "
+                            "files (it loads a shared library); put it in "
+                            "a <Location> or <Directory> of the server "
+                            "configuration", cmd->cmd->name);
+    }
+    return ws_plugin_load(cmd, path, symbol, &conf->plugin);
+}
+
+/* a positive decimal number of bytes, or NULL */
+static const char *parse_bytes(cmd_parms *cmd, const char *arg,
+                               apr_int64_t *out)
+{
+    char *end = NULL;
+    apr_int64_t v;
+
+    errno = 0;
+    v = apr_strtoi64(arg, &end, 10);
+    if (!apr_isdigit(*arg) || *end != '\0' || errno != 0 || v <= 0) {
+        return apr_psprintf(cmd->pool, "%s: '%s' is not a valid size; "
+                            "expected a number of bytes greater than 0 "
+                            "(e.g. %s 33554432)", cmd->cmd->name, arg,
+                            cmd->cmd->name);
+    }
+    *out = v;
+    return NULL;
+}
+
+static const char *set_max_message(cmd_parms *cmd, void *dconf,
+                                   const char *arg)
+{
+    ws_dir_conf_t *conf = dconf;
+
+    return parse_bytes(cmd, arg, &conf->max_message);
+}
+
+static const char *set_max_message_old(cmd_parms *cmd, void *dconf,
+                                       const char *arg)
+{
+    /* the one place we log from a directive: a deprecation is not an
+     * error, and the administrator should still hear of it */
+    ap_log_error(APLOG_MARK, APLOG_WARNING, 0, cmd->server,
+                 WS_LOGNO(00002) "%s:%d: MaxMessageSize is deprecated, "
+                 "use WebSocketMaxMessageSize",
+                 cmd->directive->filename, cmd->directive->line_num);
+    return set_max_message(cmd, dconf, arg);
+}
+
+static const char *set_max_queued(cmd_parms *cmd, void *dconf,
+                                  const char *arg)
+{
+    ws_dir_conf_t *conf = dconf;
+
+    return parse_bytes(cmd, arg, &conf->max_queued);
+}
+
+static const char *set_close_timeout(cmd_parms *cmd, void *dconf,
+                                     const char *arg)
+{
+    ws_dir_conf_t *conf = dconf;
+    apr_interval_time_t t;
+
+    if (ap_timeout_parameter_parse(arg, &t, "s") != APR_SUCCESS || t <= 0) {
+        return apr_psprintf(cmd->pool, "%s: '%s' is not a valid timeout; "
+                            "expected a positive number of seconds, or of "
+                            "milliseconds with 'ms' (e.g. 5 or 500ms)",
+                            cmd->cmd->name, arg);
+    }
+    conf->close_timeout = t;
+    return NULL;
+}
+
+static const char *set_origin_check(cmd_parms *cmd, void *dconf,
+                                    const char *arg)
+{
+    ws_dir_conf_t *conf = dconf;
+
+    if (!strcasecmp(arg, "Same")) {
+        conf->origin_check = WS_ORIGIN_SAME;
+    }
+    else if (!strcasecmp(arg, "Trusted")) {
+        conf->origin_check = WS_ORIGIN_TRUSTED;
+    }
+    else if (!strcasecmp(arg, "Off")) {
+        conf->origin_check = WS_ORIGIN_OFF;
+    }
+    else {
+        return apr_psprintf(cmd->pool, "%s: '%s' is not one of Same, "
+                            "Trusted or Off", cmd->cmd->name, arg);
+    }
+    return NULL;
+}
+
+/* scheme "://" host [":" port], nothing after; or the opaque "null" */
+static int origin_syntax_ok(const char *o)
+{
+    const char *p = o, *host;
+
+    if (!strcmp(o, "null")) {
+        return 1;
+    }
+    if (!apr_isalpha(*p)) {
+        return 0;
+    }
+    while (apr_isalnum(*p) || *p == '+' || *p == '-' || *p == '.') {
+        p++;
+    }
+    if (strncmp(p, "://", 3) != 0) {
+        return 0;
+    }
+    host = p + 3;
+    if (*host == '\0' || strpbrk(host, "/?#@ \t") != NULL) {
+        return 0;
+    }
+    return 1;
+}
+
+static const char *add_trusted_origin(cmd_parms *cmd, void *dconf,
+                                      const char *arg)
+{
+    ws_dir_conf_t *conf = dconf;
+
+    if (!origin_syntax_ok(arg)) {
+        return apr_psprintf(cmd->pool, "%s: '%s' is not an origin; expected "
+                            "scheme://host[:port] (e.g. "
+                            "https://www.example.com)", cmd->cmd->name, arg);
+    }
+    if (conf->trusted == NULL) {
+        conf->trusted = apr_array_make(cmd->pool, 4, sizeof(const char *));
+    }
+    APR_ARRAY_PUSH(conf->trusted, const char *) = apr_pstrdup(cmd->pool, arg);
+    return NULL;
+}
+
+static const char *set_allow_reserved(cmd_parms *cmd, void *dconf, int on)
+{
+    ws_dir_conf_t *conf = dconf;
+
+    conf->allow_reserved = on;
+    return NULL;
+}
+
+/* OR_AUTHCFG: <Location>, <Directory>, <Files> and .htaccess under
+ * "AllowOverride AuthConfig", where 0.1.2 allowed them */
+const command_rec ws_config_cmds[] = {
+    AP_INIT_TAKE2("WebSocketHandler", set_handler, NULL, OR_AUTHCFG,
+                  "plugin library (relative to ServerRoot) and the name "
+                  "of its init function"),
+    AP_INIT_TAKE1("WebSocketMaxMessageSize", set_max_message, NULL,
+                  OR_AUTHCFG, "largest message or control frame payload "
+                  "accepted from a client, in bytes (default 33554432)"),
+    AP_INIT_TAKE1("MaxMessageSize", set_max_message_old, NULL, OR_AUTHCFG,
+                  "deprecated name of WebSocketMaxMessageSize"),
+    AP_INIT_TAKE1("WebSocketMaxQueuedBytes", set_max_queued, NULL,
+                  OR_AUTHCFG, "bytes plugin threads may queue for one "
+                  "connection before send() waits (default 16777216)"),
+    AP_INIT_TAKE1("WebSocketCloseTimeout", set_close_timeout, NULL,
+                  OR_AUTHCFG, "how long to wait for the client's close "
+                  "frame after sending ours, in seconds (default 5)"),
+    AP_INIT_TAKE1("WebSocketOriginCheck", set_origin_check, NULL, OR_AUTHCFG,
+                  "Same (default), Trusted or Off: which Origin a browser "
+                  "may connect from"),
+    AP_INIT_ITERATE("WebSocketTrustedOrigin", add_trusted_origin, NULL,
+                    OR_AUTHCFG, "origins (scheme://host[:port]) accepted "
+                    "by WebSocketOriginCheck Trusted"),
+    AP_INIT_FLAG("WebSocketAllowReservedStatusCodes", set_allow_reserved,
+                 NULL, OR_AUTHCFG, "On to accept reserved close codes "
+                 "(1004, 1014, 1016-2999) from clients (default Off)"),
+    {NULL}
+};

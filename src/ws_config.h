@@ -1,0 +1,63 @@
+/* Licensed under the Apache License, Version 2.0 (see LICENSE).
+ *
+ * ws_config.h -- per-directory configuration: the directives of
+ * mod_websocket and their field-by-field merge.
+ */
+#ifndef WS_CONFIG_H
+#define WS_CONFIG_H
+
+#include "httpd.h"
+#include "http_config.h"
+
+#include "ws_plugin.h"
+
+#define WS_HANDLER_NAME "websocket-handler"
+
+/** Default WebSocketMaxMessageSize: 32 MiB, as in 0.1.2. */
+#define WS_DEFAULT_MAX_MESSAGE (32 * 1024 * 1024)
+/** Default WebSocketMaxQueuedBytes: what plugin threads may queue. */
+#define WS_DEFAULT_MAX_QUEUED (16 * 1024 * 1024)
+/** Default WebSocketCloseTimeout: wait for the client's close reply. */
+#define WS_DEFAULT_CLOSE_TIMEOUT apr_time_from_sec(5)
+
+typedef enum {
+    WS_ORIGIN_UNSET = -1,
+    WS_ORIGIN_SAME = 0,
+    WS_ORIGIN_TRUSTED,
+    WS_ORIGIN_OFF
+} ws_origin_check_e;
+
+/** Per-directory configuration; "unset" values merge from the parent. */
+typedef struct {
+    ws_plugin_t *plugin;          /**< NULL = unset */
+    apr_int64_t max_message;      /**< -1 = unset */
+    apr_int64_t max_queued;       /**< -1 = unset */
+    apr_interval_time_t close_timeout; /**< -1 = unset */
+    int origin_check;             /**< ws_origin_check_e */
+    apr_array_header_t *trusted;  /**< const char *; NULL = unset */
+    int allow_reserved;           /**< -1 = unset */
+} ws_dir_conf_t;
+
+/** The effective values of a location, with defaults applied. */
+typedef struct {
+    ws_plugin_t *plugin;
+    apr_uint64_t max_message;
+    apr_size_t max_queued;
+    apr_interval_time_t close_timeout;
+    ws_origin_check_e origin_check;
+    const apr_array_header_t *trusted;
+    int allow_reserved;
+} ws_settings_t;
+
+extern const command_rec ws_config_cmds[];
+
+void *ws_config_create_dir(apr_pool_t *p, char *dir);
+void *ws_config_merge_dir(apr_pool_t *p, void *basev, void *addv);
+
+/**
+ * The effective settings for @p r.
+ * @remark allocated from r->pool
+ */
+ws_settings_t *ws_config_settings(request_rec *r);
+
+#endif /* WS_CONFIG_H */

@@ -1,0 +1,235 @@
+/* Licensed under the Apache License, Version 2.0 (see LICENSE).
+ *
+ * ws_server.c -- the WebSocketServer functions plugins call (API v0):
+ * request and header access, subprotocols, and send()/close() from any
+ * thread through the session's bounded queue.
+ */
+#include "httpd.h"
+#include <stdlib.h>
+#include <string.h>
+
+#include "apr_strings.h"
+
+#include "http_log.h"
+
+#include "ws_log.h"
+#include "ws_session.h"
+
+APLOG_USE_MODULE(websocket);
+
+static ws_session_t *session_of(const WebSocketServer *server)
+{
+    return server ? (ws_session_t *)(void *)server->state : NULL;
+}
+
+static struct request_rec *CALLBACK srv_request(const WebSocketServer *server)
+{
+    ws_session_t *s = session_of(server);
+
+    return s ? s->r : NULL;
+}
+
+static const char *CALLBACK srv_header_get(const WebSocketServer *server,
+                                           const char *key)
+{
+    ws_session_t *s = session_of(server);
+
+    if (s == NULL || key == NULL) {
+        return NULL;
+    }
+    return apr_table_get(s->r->headers_in, key);
+}
+
+/* header_set and protocol_set may come from a plugin thread while
+ * on_connect runs: they write into a pool of their own, under the
+ * session mutex, never into r->pool (0.1.2 raced there) */
+static void CALLBACK srv_header_set(const WebSocketServer *server,
+                                    const char *key, const char *value)
+{
+    ws_session_t *s = session_of(server);
+
+    if (s == NULL || key == NULL || value == NULL) {
+        return;
+    }
+    apr_thread_mutex_lock(s->mutex);
+    if (s->in_connect) {
+        apr_table_set(s->hs_headers, key, value);
+    }
+    apr_thread_mutex_unlock(s->mutex);
+}
+
+static size_t CALLBACK srv_protocol_count(const WebSocketServer *server)
+{
+    ws_session_t *s = session_of(server);
+
+    return s && s->protocols ? (size_t)s->protocols->nelts : 0;
+}
+
+static const char *CALLBACK srv_protocol_index(const WebSocketServer *server,
+                                               const size_t index)
+{
+    ws_session_t *s = session_of(server);
+
+    if (s == NULL || s->protocols == NULL
+        || index >= (size_t)s->protocols->nelts) {
+        return NULL;
+    }
+    return APR_ARRAY_IDX(s->protocols, index, const char *);
+}
+
+static void CALLBACK srv_protocol_set(const WebSocketServer *server,
+                                      const char *protocol)
+{
+    ws_session_t *s = session_of(server);
+
+    if (s == NULL || protocol == NULL) {
+        return;
+    }
+    apr_thread_mutex_lock(s->mutex);
+    if (s->in_connect) {
+        s->hs_protocol = apr_pstrdup(s->hs_pool, protocol);
+    }
+    apr_thread_mutex_unlock(s->mutex);
+}
+
+static unsigned int opcode_of(int type)
+{
+    switch (type) {
+    case MESSAGE_TYPE_TEXT:
+        return WS_OP_TEXT;
+    case MESSAGE_TYPE_BINARY:
+        return WS_OP_BINARY;
+    case MESSAGE_TYPE_PING:
+        return WS_OP_PING;
+    case MESSAGE_TYPE_PONG:
+        return WS_OP_PONG;
+    default:
+        /* MESSAGE_TYPE_CLOSE and anything unknown: close */
+        return WS_OP_CLOSE;
+    }
+}
+
+/* send() on the I/O thread, outside on_connect: write at once. */
+static size_t send_direct(ws_session_t *s, unsigned int opcode,
+                          const unsigned char *buf, size_t len)
+{
+    if (s->state != WS_STATE_OPEN || s->done) {
+        return 0;
+    }
+    /* what this thread queued earlier (in on_connect) goes first */
+    ws_session_flush_queue(s);
+    if (s->state != WS_STATE_OPEN || s->done) {
+        return 0;
+    }
+    if (opcode == WS_OP_CLOSE) {
+        ws_session_close_payload(s, buf, len);
+        return len;
+    }
+    return ws_session_write(s, opcode, buf, len) == APR_SUCCESS ? len : 0;
+}
+
+/* send() from another thread, or during on_connect: queue and wake the
+ * I/O thread.  Waits (bounded) for room only on other threads: the I/O
+ * thread cannot wait for a queue only it drains. */
+static size_t send_queued(ws_session_t *s, unsigned int opcode,
+                          const unsigned char *buf, size_t len)
+{
+    int on_io = ws_session_on_io_thread(s);
+    apr_time_t deadline = apr_time_now() + s->r->server->timeout;
+    ws_out_msg_t *m;
+
+    apr_thread_mutex_lock(s->mutex);
+    for (;;) {
+        apr_time_t now;
+
+        if (s->state >= WS_STATE_CLOSING || s->close_queued) {
+            apr_thread_mutex_unlock(s->mutex);
+            return 0;
+        }
+        /* one message larger than the bound still goes out alone */
+        if (s->queued_bytes == 0
+            || s->queued_bytes + len <= s->settings->max_queued) {
+            break;
+        }
+        now = apr_time_now();
+        if (on_io || now >= deadline) {
+            apr_thread_mutex_unlock(s->mutex);
+            return 0;
+        }
+        s->waiters++;
+        apr_thread_cond_timedwait(s->room, s->mutex, deadline - now);
+        s->waiters--;
+    }
+    m = malloc(sizeof(*m) + len);
+    if (m == NULL) {
+        apr_thread_mutex_unlock(s->mutex);
+        return 0;
+    }
+    m->next = NULL;
+    m->opcode = opcode;
+    m->len = len;
+    if (len > 0) {
+        memcpy(m->data, buf, len);
+    }
+    if (s->queue_tail) {
+        s->queue_tail->next = m;
+    }
+    else {
+        s->queue_head = m;
+    }
+    s->queue_tail = m;
+    s->queued_bytes += len;
+    if (opcode == WS_OP_CLOSE) {
+        s->close_queued = 1;
+    }
+    /* wake under the mutex: the session cannot end (and its pollset
+     * go away) while we hold it */
+    if (!s->wake_pending && !on_io && s->pollset) {
+        s->wake_pending = 1;
+        apr_pollset_wakeup(s->pollset);
+    }
+    apr_thread_mutex_unlock(s->mutex);
+    return len;
+}
+
+static size_t CALLBACK srv_send(const WebSocketServer *server, const int type,
+                                const unsigned char *buffer,
+                                const size_t buffer_size)
+{
+    ws_session_t *s = session_of(server);
+    unsigned int opcode = opcode_of(type);
+
+    if (s == NULL || (buffer == NULL && buffer_size > 0)) {
+        return 0;
+    }
+    /* RFC 6455 section 5.5: control payloads are at most 125 bytes */
+    if (opcode >= WS_OP_CLOSE && buffer_size > WS_CONTROL_MAX) {
+        return 0;
+    }
+    if (ws_session_on_io_thread(s) && !s->in_connect) {
+        return send_direct(s, opcode, buffer, buffer_size);
+    }
+    return send_queued(s, opcode, buffer, buffer_size);
+}
+
+static void CALLBACK srv_close(const WebSocketServer *server)
+{
+    srv_send(server, MESSAGE_TYPE_CLOSE, NULL, 0);
+}
+
+void ws_server_init(ws_session_t *s)
+{
+    WebSocketServer *srv = &s->server;
+
+    srv->size = sizeof(WebSocketServer);
+    srv->version = WEBSOCKET_SERVER_VERSION_1;
+    srv->state = (struct _WebSocketState *)(void *)s;
+    srv->request = srv_request;
+    srv->header_get = srv_header_get;
+    srv->header_set = srv_header_set;
+    srv->protocol_count = srv_protocol_count;
+    srv->protocol_index = srv_protocol_index;
+    srv->protocol_set = srv_protocol_set;
+    srv->send = srv_send;
+    srv->close = srv_close;
+}
