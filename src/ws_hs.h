@@ -50,7 +50,7 @@ int ws_hs_has_token(const char *list, const char *token);
  * RFC 7230 tokens; empty elements are skipped; whitespace around elements
  * is allowed.
  * @param out set to an array of (const char *) in the client's order,
- *        case and duplicates kept, allocated from @p p
+ *        case and duplicates kept, allocated from @p p; NULL on error
  * @return APR_SUCCESS, or APR_EINVAL if an element is not a token or the
  *         list has no token at all
  */
