@@ -94,6 +94,8 @@ typedef struct {
     apr_uint64_t message_total;  /**< declared bytes of the open message */
     apr_size_t mask_offset;      /**< payload bytes unmasked so far, mod 4 */
     ws_frame_header_t cur;
+    int fail_code;               /**< the close code of the sticky error */
+    const char *fail_reason;     /**< and its reason, repeated with it */
 } ws_frame_parser_t;
 
 /**
@@ -114,7 +116,9 @@ void ws_frame_parser_init(ws_frame_parser_t *p, apr_uint64_t max_message,
  * @remark Call again with the unconsumed rest of the input until it
  *         returns WS_FRAME_NEED_MORE.  A zero-length payload gives
  *         HEADER then END with no PAYLOAD.  After WS_FRAME_ERROR every
- *         further call returns WS_FRAME_ERROR again.
+ *         further call returns WS_FRAME_ERROR again.  Payload needs room:
+ *         with @p outlen 0 inside a payload it returns NEED_MORE with
+ *         nothing consumed.
  */
 ws_frame_event_e ws_frame_parse(ws_frame_parser_t *p, const unsigned char *in,
                                 apr_size_t inlen, unsigned char *out,
