@@ -250,5 +250,5 @@ const command_rec ws_config_cmds[] = {
     AP_INIT_FLAG("WebSocketAllowReservedStatusCodes", set_allow_reserved,
                  NULL, OR_AUTHCFG, "On to accept reserved close codes "
                  "(1004, 1014, 1016-2999) from clients (default Off)"),
-    {NULL}
+    {NULL, {NULL}, NULL, 0, RAW_ARGS, NULL}
 };
