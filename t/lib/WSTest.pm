@@ -1,0 +1,143 @@
+package WSTest;
+# Licensed under the Apache License, Version 2.0 (see LICENSE).
+
+=head1 NAME
+
+WSTest - small helpers for the .t files (error_log, private httpd -t runs)
+
+=head1 FUNCTIONS
+
+  log_mark()                      current size of t/logs/error_log
+  log_since($mark)                text appended since the mark
+  wait_log($mark, qr/re/, $secs)  polls until the text since $mark matches
+                                  (returns that text, or undef on timeout)
+  count_log($mark, qr/re/)        number of matching lines since the mark
+  httpd_t(%a) -> ($exit, $output)
+      runs the test httpd binary with "-t" on a small generated config:
+        body     => config text for the end of the file (Locations ...)
+        root     => ServerRoot (default: a fresh temp dir)
+        cwd      => working directory for the run (default '/')
+        modules  => extra LoadModule names from LIBEXECDIR
+      LoadModule lines for mpm_event, authz_core and our module come from
+      the Apache::Test vars (ws_module_so, ws_libexecdir); output is
+      stdout+stderr together.
+  tempdir()                       a temp dir removed at exit
+
+  case($n, $name, sub { ... })    registers a group of exactly $n asserts
+                                  (ok/t_cmp/skip calls); a group that dies
+                                  or runs fewer gets failing asserts for
+                                  the rest (with the error as diagnostic),
+                                  so one broken group never breaks the plan
+  ncases()                        sum of the registered $n (for plan)
+  run_cases()                     runs the registered groups in order
+
+=cut
+
+use strict;
+use warnings FATAL => 'all';
+
+use Exporter 'import';
+our @EXPORT_OK = qw(log_mark log_since wait_log count_log httpd_t tempdir
+                    case ncases run_cases);
+
+use File::Temp ();
+use Time::HiRes qw(sleep time);
+use Apache::Test ();
+
+sub error_log { Apache::Test::vars()->{t_logs} . '/error_log' }
+
+sub log_mark { -s error_log() || 0 }
+
+sub log_since {
+    my $mark = shift;
+    open my $fh, '<', error_log() or return '';
+    binmode $fh;
+    seek $fh, $mark, 0;
+    local $/;
+    my $s = <$fh>;
+    defined $s ? $s : '';
+}
+
+sub wait_log {
+    my ($mark, $re, $secs) = @_;
+    my $deadline = time + ($secs || 5);
+    while (1) {
+        my $s = log_since($mark);
+        return $s if $s =~ $re;
+        return undef if time > $deadline;
+        sleep 0.1;
+    }
+}
+
+sub count_log {
+    my ($mark, $re) = @_;
+    scalar grep { $_ =~ $re } split /\n/, log_since($mark);
+}
+
+my @tmp;
+sub tempdir {
+    my $d = File::Temp->newdir('ws-test-XXXXXX', TMPDIR => 1, CLEANUP => 1);
+    push @tmp, $d;
+    chmod 0755, "$d";
+    "$d";
+}
+
+sub httpd_t {
+    my %a = @_;
+    my $vars = Apache::Test::vars();
+    my $root = $a{root} || tempdir();
+    my $lib  = $vars->{ws_libexecdir} || '/usr/lib/apache2/modules';
+    my $conf = "$root/httpd-t.conf";
+    my @mods = ('mpm_event', 'authz_core', @{ $a{modules} || [] });
+    open my $fh, '>', $conf or die "$conf: $!";
+    print $fh <<"CONF";
+ServerRoot "$root"
+ServerName localhost
+Listen 127.0.0.1:1
+PidFile "$root/httpd.pid"
+ErrorLog "$root/error_log"
+DefaultRunTimeDir "$root"
+LogLevel warn
+DocumentRoot "$root"
+CONF
+    print $fh "LoadModule ${_}_module \"$lib/mod_$_.so\"\n" for @mods;
+    print $fh "LoadModule websocket_module \"$vars->{ws_module_so}\"\n";
+    print $fh $a{body} || '';
+    close $fh;
+
+    my $httpd = $vars->{httpd};
+    my $cwd = $a{cwd} || '/';
+    my $cmd = "cd '$cwd' && '$httpd' -t -f '$conf' 2>&1";
+    my $out = `$cmd`;
+    my $exit = $? == -1 ? -1 : $? >> 8;
+    ($exit, defined $out ? $out : '');
+}
+
+my @cases;
+
+sub case { push @cases, [@_] }
+
+sub ncases {
+    my $n = 0;
+    $n += $_->[0] for @cases;
+    $n;
+}
+
+sub run_cases {
+    for my $c (@cases) {
+        my ($n, $name, $code) = @$c;
+        my $first = $Test::ntest;
+        my $ok = eval { $code->(); 1 };
+        my $err = $ok ? '' : $@;
+        my $ran = $Test::ntest - $first;
+        if ($ran > $n) {
+            print "# case '$name' ran $ran asserts, registered $n\n";
+        }
+        for ($ran + 1 .. $n) {
+            print "# case '$name' died: $err" if $err;
+            Test::ok(0, 1, "$name (not reached)");
+        }
+    }
+}
+
+1;
