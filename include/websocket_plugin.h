@@ -113,9 +113,10 @@ typedef void(CALLBACK *WS_Protocol_Set)(const struct _WebSocketServer *server,
  *         failure or once the connection is closing or closed.
  * @remark Called from a plugin thread while the connection's outgoing
  *         queue is full (WebSocketMaxQueuedBytes), send() waits for room
- *         up to the connection's send timeout, then fails with 0.  Called
- *         on the connection's own I/O thread (e.g. from on_message) it
- *         writes directly, bounded by the send timeout.
+ *         up to httpd's Timeout, then fails with 0; while on_connect
+ *         runs nobody drains the queue, so there it fails at once.
+ *         Called on the connection's own I/O thread (e.g. from
+ *         on_message) it writes directly, bounded by httpd's Timeout.
  */
 typedef size_t(CALLBACK *WS_Send)(const struct _WebSocketServer *server,
                                   const int type,

@@ -129,8 +129,9 @@ static size_t send_direct(ws_session_t *s, unsigned int opcode,
 }
 
 /* send() from another thread, or during on_connect: queue and wake the
- * I/O thread.  Waits (bounded) for room only on other threads: the I/O
- * thread cannot wait for a queue only it drains. */
+ * I/O thread.  Waits (bounded) for room only on other threads and only
+ * once the connection is open: the I/O thread cannot wait for a queue
+ * only it drains. */
 static size_t send_queued(ws_session_t *s, unsigned int opcode,
                           const unsigned char *buf, size_t len)
 {
@@ -152,7 +153,9 @@ static size_t send_queued(ws_session_t *s, unsigned int opcode,
             break;
         }
         now = apr_time_now();
-        if (on_io || now >= deadline) {
+        /* during on_connect nobody drains the queue: a plugin that waits
+         * there for its sending thread would wait for good */
+        if (on_io || s->state == WS_STATE_CONNECTING || now >= deadline) {
             apr_thread_mutex_unlock(s->mutex);
             return 0;
         }
