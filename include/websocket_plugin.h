@@ -113,8 +113,9 @@ typedef void(CALLBACK *WS_Protocol_Set)(const struct _WebSocketServer *server,
  *         failure or once the connection is closing or closed.
  * @remark Called from a plugin thread while the connection's outgoing
  *         queue is full (WebSocketMaxQueuedBytes), send() waits for room
- *         up to httpd's Timeout, then fails with 0; while on_connect
- *         runs nobody drains the queue, so there it fails at once.
+ *         up to httpd's Timeout, then fails with 0.  The bound does not
+ *         apply while on_connect runs (nothing drains the queue before
+ *         the 101, and on_connect may be waiting for that thread).
  *         Called on the connection's own I/O thread (e.g. from
  *         on_message) it writes directly, bounded by httpd's Timeout.
  */

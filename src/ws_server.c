@@ -129,9 +129,8 @@ static size_t send_direct(ws_session_t *s, unsigned int opcode,
 }
 
 /* send() from another thread, or during on_connect: queue and wake the
- * I/O thread.  Waits (bounded) for room only on other threads and only
- * once the connection is open: the I/O thread cannot wait for a queue
- * only it drains. */
+ * I/O thread.  Waits (bounded) for room only on other threads: the I/O
+ * thread cannot wait for a queue only it drains. */
 static size_t send_queued(ws_session_t *s, unsigned int opcode,
                           const unsigned char *buf, size_t len)
 {
@@ -147,15 +146,18 @@ static size_t send_queued(ws_session_t *s, unsigned int opcode,
             apr_thread_mutex_unlock(s->mutex);
             return 0;
         }
-        /* one message larger than the bound still goes out alone */
+        /* One message larger than the bound still goes out alone, and
+         * a close is never refused for room.  While on_connect runs
+         * nobody can drain the queue and on_connect may be waiting for
+         * this very sender: the bound applies from its return on, so
+         * what on_connect's own code sends is all that can pile up. */
         if (s->queued_bytes == 0
-            || s->queued_bytes + len <= s->settings->max_queued) {
+            || s->queued_bytes + len <= s->settings->max_queued
+            || opcode == WS_OP_CLOSE || s->in_connect) {
             break;
         }
         now = apr_time_now();
-        /* during on_connect nobody drains the queue: a plugin that waits
-         * there for its sending thread would wait for good */
-        if (on_io || s->state == WS_STATE_CONNECTING || now >= deadline) {
+        if (on_io || now >= deadline) {
             apr_thread_mutex_unlock(s->mutex);
             return 0;
         }
