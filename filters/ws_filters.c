@@ -27,6 +27,7 @@ typedef struct {
     apr_bucket_brigade *raw;   /* what we read from below, reused */
     int failed;                /* an ERROR was handed up */
     int eof;
+    int h2_upgrade_eos;        /* one EOS to skip, see ws_filters_add() */
 } ws_in_ctx_t;
 
 static void emit_meta(apr_bucket_brigade *bb, ws_meta_kind_e kind,
@@ -128,6 +129,13 @@ static apr_status_t ws_in_filter(ap_filter_t *f, apr_bucket_brigade *bb,
             apr_size_t len;
 
             b = APR_BRIGADE_FIRST(ctx->raw);
+            if (APR_BUCKET_IS_EOS(b) && ctx->h2_upgrade_eos) {
+                /* mod_http2's end of the (empty) request body, not the
+                 * end of the stream */
+                ctx->h2_upgrade_eos = 0;
+                apr_bucket_delete(b);
+                continue;
+            }
             if (APR_BUCKET_IS_EOS(b)) {
                 ctx->eof = 1;
                 APR_BUCKET_REMOVE(b);
@@ -218,6 +226,14 @@ ws_frame_parser_t *ws_filters_add(conn_rec *c, apr_uint64_t max_message,
     ws_in_ctx_t *ctx = apr_pcalloc(c->pool, sizeof(*ctx));
 
     ws_frame_parser_init(&ctx->parser, max_message, 0, too_large_code);
+    /* HTTP/2 (RFC 8441, mod_http2 H2WebSockets on): c is a secondary
+     * connection whose input filter (H2_C2_NET_IN, httpd 2.4.x h2_c2.c)
+     * hands out a lone EOS on its first read of an upgraded stream, so
+     * that the request looks complete without a body; the stream itself
+     * goes on.  Skip that one EOS: a real end of the stream follows as a
+     * further EOS or APR_EOF, and if someone read the marker before us,
+     * skipping the real EOS still leaves the APR_EOF that follows it. */
+    ctx->h2_upgrade_eos = c->master != NULL;
     ctx->raw = apr_brigade_create(c->pool, c->bucket_alloc);
     ap_add_input_filter_handle(ws_in_handle, ctx, NULL, c);
     ap_add_output_filter_handle(ws_out_handle, NULL, NULL, c);
@@ -226,12 +242,14 @@ ws_frame_parser_t *ws_filters_add(conn_rec *c, apr_uint64_t max_message,
 
 void ws_filters_register_hooks(apr_pool_t *p)
 {
-    /* AP_FTYPE_CONNECTION: above mod_ssl (CONNECTION + 5), so frames are
-     * decoded from and encoded into plaintext whatever the transport,
-     * and below anything of a request -- after the 101 the request's
-     * filters are out of the way */
+    /* AP_FTYPE_CONNECTION + 1: above mod_ssl (CONNECTION + 5), so frames
+     * are decoded from and encoded into plaintext whatever the
+     * transport, and below anything of a request -- after the 101 the
+     * request's filters are out of the way.  The + 1 leaves room above
+     * for the permessage-deflate pair (AP_FTYPE_CONNECTION), which must
+     * sit between these filters and the session. */
     ws_in_handle = ap_register_input_filter("WEBSOCKET_IN", ws_in_filter,
-                                            NULL, AP_FTYPE_CONNECTION);
+                                            NULL, AP_FTYPE_CONNECTION + 1);
     ws_out_handle = ap_register_output_filter("WEBSOCKET_OUT", ws_out_filter,
-                                              NULL, AP_FTYPE_CONNECTION);
+                                              NULL, AP_FTYPE_CONNECTION + 1);
 }

@@ -109,7 +109,7 @@ static int check_length(const ws_frame_parser_t *p, unsigned int opcode,
 {
     int too_large = p->too_large_code ? p->too_large_code
                                       : WS_CLOSE_TOO_LARGE;
-    apr_uint64_t base;
+    apr_uint64_t base, limit;
 
     /* Non-minimal encodings (say 5 in the 16-bit form) are accepted for
      * data frames: section 5.2 asks the sender for the minimal form but
@@ -134,7 +134,13 @@ static int check_length(const ws_frame_parser_t *p, unsigned int opcode,
      * lengths: refused here, from the header, so that nothing of the
      * declared length is ever read or allocated (section 10.4). */
     base = opcode == WS_OP_CONT ? p->message_total : 0;
-    if (base > p->max_message || length > p->max_message - base) {
+    limit = p->max_message;
+    if (p->max_compressed != 0
+        && (opcode == WS_OP_CONT ? p->message_rsv1
+                                 : (p->hbuf[0] & WS_RSV1) != 0)) {
+        limit = p->max_compressed;
+    }
+    if (base > limit || length > limit - base) {
         *reason = "message over the size limit";
         return too_large;
     }
@@ -169,6 +175,7 @@ static void start_frame(ws_frame_parser_t *p, apr_uint64_t length)
         }
         else {
             p->message_total = length;
+            p->message_rsv1 = (cur->rsv & WS_RSV1) != 0;
         }
         p->in_message = !cur->fin;
     }

@@ -83,6 +83,11 @@ typedef struct {
     unsigned int rsv_allowed;    /**< RSV bits an extension claims */
     unsigned int require_mask;   /**< 1 for a server (client frames) */
     int too_large_code;          /**< 1009, or 1004 for versions 7/8 */
+    apr_uint64_t max_compressed; /**< limit on the declared bytes of a
+                                      message whose first frame has RSV1
+                                      (permessage-deflate: the real limit
+                                      is on the inflated size); 0 = the
+                                      same as max_message */
     /* state (private) */
     unsigned char hbuf[WS_FRAME_HEADER_MAX];
     unsigned int hlen;           /**< bytes of a header collected so far */
@@ -92,6 +97,7 @@ typedef struct {
     unsigned int failed;         /**< an error was returned: stay failed */
     apr_uint64_t remaining;      /**< payload bytes still to come */
     apr_uint64_t message_total;  /**< declared bytes of the open message */
+    unsigned int message_rsv1;   /**< the open message began with RSV1 */
     apr_size_t mask_offset;      /**< payload bytes unmasked so far, mod 4 */
     ws_frame_header_t cur;
     int fail_code;               /**< the close code of the sticky error */

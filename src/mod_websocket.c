@@ -7,12 +7,14 @@
 #include "http_config.h"
 
 #include "ws_config.h"
+#include "ws_deflate_filter.h"
 #include "ws_filters.h"
 #include "ws_handshake.h"
 
 static void register_hooks(apr_pool_t *p)
 {
     ws_filters_register_hooks(p);
+    ws_deflate_filter_register_hooks(p);
     ws_handshake_register_hooks(p);
 }
 

@@ -5,6 +5,7 @@
  */
 #include "httpd.h"
 #include <errno.h>
+#include <stdlib.h>
 
 #include "apr_lib.h"
 #include "apr_strings.h"
@@ -27,6 +28,11 @@ void *ws_config_create_dir(apr_pool_t *p, char *dir)
     conf->origin_check = WS_ORIGIN_UNSET;
     conf->trusted = NULL;
     conf->allow_reserved = -1;
+    conf->deflate = -1;
+    conf->deflate_window = -1;
+    conf->deflate_memlevel = -1;
+    conf->deflate_takeover = -1;
+    conf->deflate_min_size = -1;
     return conf;
 }
 
@@ -50,6 +56,13 @@ void *ws_config_merge_dir(apr_pool_t *p, void *basev, void *addv)
     conf->trusted = add->trusted ? add->trusted : base->trusted;
     conf->allow_reserved = add->allow_reserved != -1 ? add->allow_reserved
                                                       : base->allow_reserved;
+#define MERGE(f) conf->f = add->f != -1 ? add->f : base->f
+    MERGE(deflate);
+    MERGE(deflate_window);
+    MERGE(deflate_memlevel);
+    MERGE(deflate_takeover);
+    MERGE(deflate_min_size);
+#undef MERGE
     return conf;
 }
 
@@ -72,6 +85,16 @@ ws_settings_t *ws_config_settings(request_rec *r)
                           : WS_ORIGIN_SAME;
     s->trusted = conf->trusted;
     s->allow_reserved = conf->allow_reserved == 1;
+    s->deflate = conf->deflate != 0;
+    s->deflate_window = conf->deflate_window != -1
+                            ? conf->deflate_window
+                            : WS_DEFAULT_DEFLATE_WINDOW;
+    s->deflate_memlevel = conf->deflate_memlevel != -1
+                              ? conf->deflate_memlevel
+                              : WS_DEFAULT_DEFLATE_MEMLEVEL;
+    s->deflate_takeover = conf->deflate_takeover != 0;
+    s->deflate_min_size = conf->deflate_min_size != -1
+                              ? (apr_size_t)conf->deflate_min_size : 0;
     return s;
 }
 
@@ -224,6 +247,70 @@ static const char *set_allow_reserved(cmd_parms *cmd, void *dconf, int on)
     return NULL;
 }
 
+static const char *set_deflate(cmd_parms *cmd, void *dconf, int on)
+{
+    ((ws_dir_conf_t *)dconf)->deflate = on;
+    return NULL;
+}
+
+static const char *set_deflate_takeover(cmd_parms *cmd, void *dconf, int on)
+{
+    ((ws_dir_conf_t *)dconf)->deflate_takeover = on;
+    return NULL;
+}
+
+/* a decimal integer in [lo, hi], or an error naming the directive */
+static const char *parse_int_range(cmd_parms *cmd, const char *arg, int lo,
+                                   int hi, int *out)
+{
+    char *end = NULL;
+    long v;
+
+    errno = 0;
+    v = strtol(arg, &end, 10);
+    if (!apr_isdigit(*arg) || *end != '\0' || errno != 0 || v < lo
+        || v > hi) {
+        return apr_psprintf(cmd->pool, "%s: '%s' is not valid; expected a "
+                            "number from %d to %d", cmd->cmd->name, arg, lo,
+                            hi);
+    }
+    *out = (int)v;
+    return NULL;
+}
+
+static const char *set_deflate_window(cmd_parms *cmd, void *dconf,
+                                      const char *arg)
+{
+    /* 9: zlib cannot compress raw deflate with a 256-byte window */
+    return parse_int_range(cmd, arg, 9, 15,
+                           &((ws_dir_conf_t *)dconf)->deflate_window);
+}
+
+static const char *set_deflate_memlevel(cmd_parms *cmd, void *dconf,
+                                        const char *arg)
+{
+    return parse_int_range(cmd, arg, 1, 9,
+                           &((ws_dir_conf_t *)dconf)->deflate_memlevel);
+}
+
+static const char *set_deflate_min_size(cmd_parms *cmd, void *dconf,
+                                        const char *arg)
+{
+    ws_dir_conf_t *conf = dconf;
+    char *end = NULL;
+    apr_int64_t v;
+
+    errno = 0;
+    v = apr_strtoi64(arg, &end, 10);
+    if (!apr_isdigit(*arg) || *end != '\0' || errno != 0 || v < 0) {
+        return apr_psprintf(cmd->pool, "%s: '%s' is not a valid size; "
+                            "expected a number of bytes, 0 or more",
+                            cmd->cmd->name, arg);
+    }
+    conf->deflate_min_size = v;
+    return NULL;
+}
+
 /* OR_AUTHCFG: <Location>, <Directory>, <Files> and .htaccess under
  * "AllowOverride AuthConfig", where 0.1.2 allowed them */
 const command_rec ws_config_cmds[] = {
@@ -250,5 +337,23 @@ const command_rec ws_config_cmds[] = {
     AP_INIT_FLAG("WebSocketAllowReservedStatusCodes", set_allow_reserved,
                  NULL, OR_AUTHCFG, "On to accept reserved close codes "
                  "(1004, 1014, 1016-2999) from clients (default Off)"),
+    AP_INIT_FLAG("WebSocketDeflate", set_deflate, NULL, OR_AUTHCFG,
+                 "On (default) to accept permessage-deflate (RFC 7692) "
+                 "when a client offers it"),
+    AP_INIT_TAKE1("WebSocketDeflateWindowBits", set_deflate_window, NULL,
+                  OR_AUTHCFG, "LZ77 window of permessage-deflate, 9 to 15 "
+                  "(2^n bytes), for our compressor and, when the client "
+                  "allows it, for its own (default 12)"),
+    AP_INIT_TAKE1("WebSocketDeflateMemLevel", set_deflate_memlevel, NULL,
+                  OR_AUTHCFG, "zlib memLevel of the compressor, 1 to 9 "
+                  "(default 5)"),
+    AP_INIT_FLAG("WebSocketDeflateContextTakeover", set_deflate_takeover,
+                 NULL, OR_AUTHCFG, "On (default) to keep the compressor's "
+                 "context from one message to the next; Off answers "
+                 "server_no_context_takeover and frees it after each "
+                 "message"),
+    AP_INIT_TAKE1("WebSocketDeflateMinSize", set_deflate_min_size, NULL,
+                  OR_AUTHCFG, "messages shorter than this many bytes are "
+                  "sent uncompressed (default 0: all are compressed)"),
     {NULL, {NULL}, NULL, 0, RAW_ARGS, NULL}
 };

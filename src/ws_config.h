@@ -19,6 +19,10 @@
 #define WS_DEFAULT_MAX_QUEUED (16 * 1024 * 1024)
 /** Default WebSocketCloseTimeout: wait for the client's close reply. */
 #define WS_DEFAULT_CLOSE_TIMEOUT apr_time_from_sec(5)
+/** permessage-deflate defaults: zlib's state of both directions stays
+ * under 64 KiB per connection (see README, "permessage-deflate"). */
+#define WS_DEFAULT_DEFLATE_WINDOW 12
+#define WS_DEFAULT_DEFLATE_MEMLEVEL 5
 
 typedef enum {
     WS_ORIGIN_UNSET = -1,
@@ -36,6 +40,11 @@ typedef struct {
     int origin_check;             /**< ws_origin_check_e */
     apr_array_header_t *trusted;  /**< const char *; NULL = unset */
     int allow_reserved;           /**< -1 = unset */
+    int deflate;                  /**< -1 = unset */
+    int deflate_window;           /**< -1 = unset */
+    int deflate_memlevel;         /**< -1 = unset */
+    int deflate_takeover;         /**< -1 = unset */
+    apr_int64_t deflate_min_size; /**< -1 = unset */
 } ws_dir_conf_t;
 
 /** The effective values of a location, with defaults applied. */
@@ -47,6 +56,11 @@ typedef struct {
     ws_origin_check_e origin_check;
     const apr_array_header_t *trusted;
     int allow_reserved;
+    int deflate;                  /**< offer permessage-deflate */
+    int deflate_window;           /**< 9..15, both directions */
+    int deflate_memlevel;         /**< 1..9 */
+    int deflate_takeover;         /**< keep our context between messages */
+    apr_size_t deflate_min_size;  /**< shorter messages go uncompressed */
 } ws_settings_t;
 
 extern const command_rec ws_config_cmds[];

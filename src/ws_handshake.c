@@ -16,6 +16,7 @@
 #include "http_request.h"
 
 #include "ws_config.h"
+#include "ws_deflate.h"
 #include "ws_handshake.h"
 #include "ws_hs.h"
 #include "ws_log.h"
@@ -78,6 +79,39 @@ static int origin_allowed(request_rec *r, const ws_settings_t *settings,
     return 0;
 }
 
+/* RFC 7692 section 5: picks the first permessage-deflate offer we can
+ * honour.  Returns OK (*response NULL when there is none) or 400. */
+static int negotiate_deflate(request_rec *r, const ws_settings_t *settings,
+                             ws_deflate_params_t *params,
+                             const char **response)
+{
+    ws_deflate_config_t conf;
+    const char *why = NULL;
+
+    conf.window_bits = settings->deflate_window;
+    conf.mem_level = settings->deflate_memlevel;
+    conf.no_context_takeover = !settings->deflate_takeover;
+    *response = NULL;
+    switch (ws_deflate_negotiate(r->pool, apr_table_get(
+                r->headers_in, "Sec-WebSocket-Extensions"), &conf, params,
+                response, &why)) {
+    case WS_DEFLATE_MALFORMED:
+        return bad_request(r, why);
+    case WS_DEFLATE_ACCEPTED:
+        ap_log_rerror(APLOG_MARK, APLOG_TRACE1, 0, r,
+                      "permessage-deflate: %s", *response);
+        break;
+    case WS_DEFLATE_NONE:
+        if (why != NULL) {
+            ap_log_rerror(APLOG_MARK, APLOG_DEBUG, 0, r,
+                          WS_LOGNO(00210) "permessage-deflate offer "
+                          "declined: %s", why);
+        }
+        break;
+    }
+    return OK;
+}
+
 /* on_connect refused: 403, empty body, and the connection closes. */
 static int refuse(request_rec *r)
 {
@@ -90,7 +124,8 @@ static int refuse(request_rec *r)
     return OK;
 }
 
-static int switch_protocols(request_rec *r, ws_session_t *s, const char *key)
+static int switch_protocols(request_rec *r, ws_session_t *s, const char *key,
+                            const char *deflate_response)
 {
     apr_table_t *h = r->headers_out;
 
@@ -102,6 +137,20 @@ static int switch_protocols(request_rec *r, ws_session_t *s, const char *key)
     /* nobody writes these any more: on_connect has returned */
     if (s->hs_protocol != NULL) {
         apr_table_setn(h, "Sec-WebSocket-Protocol", s->hs_protocol);
+    }
+    if (s->deflate != NULL) {
+        if (apr_table_get(s->hs_headers, "Sec-WebSocket-Extensions")) {
+            /* the plugin answers the extensions itself: what it says is
+             * what the client will speak */
+            ap_log_rerror(APLOG_MARK, APLOG_DEBUG, 0, r,
+                          WS_LOGNO(00209) "on_connect set "
+                          "Sec-WebSocket-Extensions: permessage-deflate "
+                          "not used");
+            s->deflate = NULL;
+        }
+        else {
+            apr_table_setn(h, "Sec-WebSocket-Extensions", deflate_response);
+        }
     }
     apr_table_overlap(h, s->hs_headers, APR_OVERLAP_TABLES_SET);
     ap_send_interim_response(r, 1);
@@ -129,6 +178,8 @@ static int ws_handler(request_rec *r)
     int version;
     void *priv = NULL;
     apr_status_t rv;
+    ws_deflate_params_t deflate;
+    const char *deflate_response = NULL;
 
     if (r->handler == NULL || strcmp(r->handler, WS_HANDLER_NAME) != 0
         || !is_upgrade(r)) {
@@ -166,6 +217,13 @@ static int ws_handler(request_rec *r)
         return bad_request(r, "Sec-WebSocket-Protocol is not a list of "
                               "tokens");
     }
+    if (settings->deflate) {
+        int status = negotiate_deflate(r, settings, &deflate,
+                                       &deflate_response);
+        if (status != OK) {
+            return status;
+        }
+    }
     if (!origin_allowed(r, settings, version)) {
         return HTTP_FORBIDDEN;
     }
@@ -194,7 +252,10 @@ static int ws_handler(request_rec *r)
     }
     s->plugin_private = priv;
     s->accepted = 1;
-    return switch_protocols(r, s, key);
+    s->deflate = deflate_response != NULL
+                     ? apr_pmemdup(r->pool, &deflate, sizeof(deflate))
+                     : NULL;
+    return switch_protocols(r, s, key, deflate_response);
 }
 
 void ws_handshake_register_hooks(apr_pool_t *p)

@@ -16,6 +16,7 @@
 #include "util_filter.h"
 
 #include "ws_bucket.h"
+#include "ws_deflate_filter.h"
 #include "ws_filters.h"
 #include "ws_log.h"
 #include "ws_session.h"
@@ -24,6 +25,9 @@ APLOG_USE_MODULE(websocket);
 
 /* ask the filters for this much per read */
 #define WS_READ_MAX 65536
+/* reads per call of ws_session_on_readable: a client that floods us must
+ * not starve the plugin threads' queue */
+#define WS_READ_BUDGET 64
 /* a message buffer larger than this is released once the connection has
  * been idle for WS_SHRINK_IDLE, so a burst of big messages does not pin
  * its memory while smaller ones reuse the buffer without reallocating */
@@ -100,6 +104,9 @@ void ws_session_takeover(ws_session_t *s)
 {
     request_rec *r = s->r;
     conn_rec *c = s->c;
+    ws_frame_parser_t *parser;
+    int too_large = s->version == 13 ? WS_CLOSE_TOO_LARGE
+                                     : WS_CLOSE_TOO_LARGE_OLD;
 
     /* From here on the connection carries frames: nothing of HTTP may
      * touch it.  Pointing the request at the connection's filters keeps
@@ -110,9 +117,13 @@ void ws_session_takeover(ws_session_t *s)
     c->keepalive = AP_CONN_CLOSE;
     /* mod_reqtimeout would cut a quiet WebSocket after its body timeout */
     ap_remove_input_filter_byhandle(c->input_filters, "reqtimeout");
-    ws_filters_add(c, s->settings->max_message,
-                   s->version == 13 ? WS_CLOSE_TOO_LARGE
-                                    : WS_CLOSE_TOO_LARGE_OLD);
+    parser = ws_filters_add(c, s->settings->max_message, too_large);
+    if (s->deflate != NULL) {
+        ws_deflate_filter_add(c, parser, s->deflate,
+                              s->settings->deflate_memlevel,
+                              s->settings->deflate_min_size,
+                              s->settings->max_message, too_large);
+    }
     apr_thread_mutex_lock(s->mutex);
     s->state = WS_STATE_OPEN;
     apr_thread_mutex_unlock(s->mutex);
@@ -424,12 +435,16 @@ static void on_meta(ws_session_t *s, const ws_meta_t *m)
     }
 }
 
-void ws_session_on_readable(ws_session_t *s)
+int ws_session_on_readable(ws_session_t *s)
 {
     apr_bucket *b;
     apr_status_t rv;
+    int reads = 0;
 
     while (!s->done) {
+        if (++reads > WS_READ_BUDGET) {
+            return 1; /* let queued sends through, then read on */
+        }
         rv = ap_get_brigade(s->c->input_filters, s->in_bb, AP_MODE_READBYTES,
                             APR_NONBLOCK_READ, WS_READ_MAX);
         if (APR_STATUS_IS_EAGAIN(rv)
@@ -468,6 +483,7 @@ void ws_session_on_readable(ws_session_t *s)
         }
         apr_brigade_cleanup(s->in_bb);
     }
+    return 0;
 }
 
 void ws_session_finish(ws_session_t *s)
@@ -546,16 +562,20 @@ void ws_session_run(ws_session_t *s)
     ws_session_flush_queue(s);
     while (!s->done && !s->c->aborted) {
         apr_time_t now;
+        int more;
 
         /* drain everything readable, including what mod_ssl decrypted
          * and holds but a socket poll would not show */
-        ws_session_on_readable(s);
+        more = ws_session_on_readable(s);
         if (s->done) {
             break;
         }
         ws_session_flush_queue(s);
         if (s->done) {
             break;
+        }
+        if (more) {
+            continue;
         }
         now = apr_time_now();
         rv = apr_pollset_poll(s->pollset, next_timeout(s, now), &n,

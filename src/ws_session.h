@@ -24,6 +24,7 @@
 
 #include "websocket_plugin.h"
 #include "ws_config.h"
+#include "ws_deflate.h"
 #include "ws_frame.h"
 #include "ws_utf8.h"
 
@@ -50,6 +51,7 @@ struct ws_session_t {
     const ws_settings_t *settings;
     int version;                 /**< 13, 8 or 7 */
     apr_array_header_t *protocols; /**< offered subprotocols */
+    ws_deflate_params_t *deflate; /**< permessage-deflate agreed, or NULL */
 
     WebSocketServer server;      /**< handed to the plugin */
     WebSocketPlugin *plugin;
@@ -110,8 +112,12 @@ apr_status_t ws_session_create(ws_session_t **out, request_rec *r,
  */
 void ws_session_takeover(ws_session_t *s);
 
-/** Processes all input available now, without blocking. */
-void ws_session_on_readable(ws_session_t *s);
+/**
+ * Processes the input available now, without blocking.
+ * @return 1 if it stopped after its budget with input possibly left,
+ *         0 once the input would block (or the session is done)
+ */
+int ws_session_on_readable(ws_session_t *s);
 
 /** Writes what plugin threads queued (I/O thread only). */
 void ws_session_flush_queue(ws_session_t *s);
