@@ -9,11 +9,13 @@
 #include "ws_config.h"
 #include "ws_filters.h"
 #include "ws_handshake.h"
+#include "ws_session.h"
 
 static void register_hooks(apr_pool_t *p)
 {
     ws_filters_register_hooks(p);
     ws_handshake_register_hooks(p);
+    ws_session_register_hooks(p);
 }
 
 AP_DECLARE_MODULE(websocket) = {
