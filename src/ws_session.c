@@ -184,6 +184,16 @@ apr_status_t ws_session_create(ws_session_t **out, request_rec *r,
     return APR_SUCCESS;
 }
 
+static void set_status(ws_session_t *s)
+{
+    ws_status_e now = s->state == WS_STATE_OPEN      ? WS_STATUS_OPEN
+                      : s->state == WS_STATE_CLOSING ? WS_STATUS_CLOSING
+                                                     : WS_STATUS_NONE;
+
+    ws_status_change(s->status, now);
+    s->status = now;
+}
+
 void ws_session_takeover(ws_session_t *s)
 {
     request_rec *r = s->r;
@@ -212,6 +222,7 @@ void ws_session_takeover(ws_session_t *s)
     apr_thread_mutex_lock(s->mutex);
     s->state = WS_STATE_OPEN;
     apr_thread_mutex_unlock(s->mutex);
+    set_status(s);
     s->idle_since = s->last_rx = s->last_message = apr_time_now();
     registry_add(s);
 }
@@ -240,6 +251,7 @@ static void set_state(ws_session_t *s, ws_state_e state)
         drop_queue_locked(s);
     }
     apr_thread_mutex_unlock(s->mutex);
+    set_status(s);
 }
 
 static void append_frame(ws_session_t *s, unsigned int opcode,

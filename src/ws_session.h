@@ -25,6 +25,7 @@
 #include "websocket_plugin.h"
 #include "ws_config.h"
 #include "ws_frame.h"
+#include "ws_status.h"
 #include "ws_utf8.h"
 
 typedef enum {
@@ -89,6 +90,7 @@ struct ws_session_t {
     apr_size_t ctl_len;
 
     int going_away;              /**< the child is stopping (mutex) */
+    ws_status_e status;          /**< as counted on server-status */
     ws_session_t *reg_prev, *reg_next; /**< registry of open sessions */
 
     int close_received;          /**< the client's close frame arrived */
