@@ -10,12 +10,16 @@
 #include "ws_deflate_filter.h"
 #include "ws_filters.h"
 #include "ws_handshake.h"
+#include "ws_session.h"
+#include "ws_status.h"
 
 static void register_hooks(apr_pool_t *p)
 {
     ws_filters_register_hooks(p);
     ws_deflate_filter_register_hooks(p);
     ws_handshake_register_hooks(p);
+    ws_session_register_hooks(p);
+    ws_status_register_hooks(p);
 }
 
 AP_DECLARE_MODULE(websocket) = {

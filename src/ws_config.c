@@ -25,6 +25,10 @@ void *ws_config_create_dir(apr_pool_t *p, char *dir)
     conf->max_message = -1;
     conf->max_queued = -1;
     conf->close_timeout = -1;
+    conf->ping_interval = -1;
+    conf->pong_timeout = -1;
+    conf->idle_timeout = -1;
+    conf->send_timeout = -1;
     conf->origin_check = WS_ORIGIN_UNSET;
     conf->trusted = NULL;
     conf->allow_reserved = -1;
@@ -50,6 +54,14 @@ void *ws_config_merge_dir(apr_pool_t *p, void *basev, void *addv)
                                               : base->max_queued;
     conf->close_timeout = add->close_timeout != -1 ? add->close_timeout
                                                     : base->close_timeout;
+    conf->ping_interval = add->ping_interval != -1 ? add->ping_interval
+                                                    : base->ping_interval;
+    conf->pong_timeout = add->pong_timeout != -1 ? add->pong_timeout
+                                                  : base->pong_timeout;
+    conf->idle_timeout = add->idle_timeout != -1 ? add->idle_timeout
+                                                  : base->idle_timeout;
+    conf->send_timeout = add->send_timeout != -1 ? add->send_timeout
+                                                  : base->send_timeout;
     conf->origin_check = add->origin_check != WS_ORIGIN_UNSET
                              ? add->origin_check : base->origin_check;
     /* a section listing trusted origins replaces the parent's list */
@@ -80,6 +92,14 @@ ws_settings_t *ws_config_settings(request_rec *r)
                                            : WS_DEFAULT_MAX_QUEUED;
     s->close_timeout = conf->close_timeout != -1 ? conf->close_timeout
                                                  : WS_DEFAULT_CLOSE_TIMEOUT;
+    s->ping_interval = conf->ping_interval != -1 ? conf->ping_interval
+                                                 : WS_DEFAULT_PING_INTERVAL;
+    s->pong_timeout = conf->pong_timeout != -1 ? conf->pong_timeout
+                                               : WS_DEFAULT_PONG_TIMEOUT;
+    s->idle_timeout = conf->idle_timeout != -1 ? conf->idle_timeout : 0;
+    /* by default writes wait as long as any other write of httpd */
+    s->send_timeout = conf->send_timeout != -1 ? conf->send_timeout
+                                               : r->server->timeout;
     s->origin_check = conf->origin_check != WS_ORIGIN_UNSET
                           ? (ws_origin_check_e)conf->origin_check
                           : WS_ORIGIN_SAME;
@@ -161,20 +181,39 @@ static const char *set_max_queued(cmd_parms *cmd, void *dconf,
     return parse_bytes(cmd, arg, &conf->max_queued);
 }
 
-static const char *set_close_timeout(cmd_parms *cmd, void *dconf,
-                                     const char *arg)
+/* A duration in seconds (or with a unit: 500ms, 2min); 0 only where
+ * @p zero_ok (it then means "off"). */
+static const char *parse_duration(cmd_parms *cmd, const char *arg,
+                                  int zero_ok, apr_interval_time_t *out)
 {
-    ws_dir_conf_t *conf = dconf;
     apr_interval_time_t t;
 
-    if (ap_timeout_parameter_parse(arg, &t, "s") != APR_SUCCESS || t <= 0) {
-        return apr_psprintf(cmd->pool, "%s: '%s' is not a valid timeout; "
-                            "expected a positive number of seconds, or of "
-                            "milliseconds with 'ms' (e.g. 5 or 500ms)",
-                            cmd->cmd->name, arg);
+    if (ap_timeout_parameter_parse(arg, &t, "s") != APR_SUCCESS || t < 0
+        || (t == 0 && !zero_ok)) {
+        return apr_psprintf(cmd->pool, "%s: '%s' is not a valid duration; "
+                            "expected a number of seconds%s, or of "
+                            "milliseconds with 'ms' (e.g. 30 or 500ms)",
+                            cmd->cmd->name, arg,
+                            zero_ok ? " (0 = off)" : " greater than 0");
     }
-    conf->close_timeout = t;
+    *out = t;
     return NULL;
+}
+
+static const char *set_duration(cmd_parms *cmd, void *dconf, const char *arg)
+{
+    ws_dir_conf_t *conf = dconf;
+    /* cmd_data names the field; "off" is accepted where 0 is */
+    apr_interval_time_t *field =
+        (apr_interval_time_t *)((char *)conf + (apr_size_t)cmd->info);
+    int zero_ok = field == &conf->ping_interval
+                  || field == &conf->idle_timeout;
+
+    if (zero_ok && !strcasecmp(arg, "off")) {
+        *field = 0;
+        return NULL;
+    }
+    return parse_duration(cmd, arg, zero_ok, field);
 }
 
 static const char *set_origin_check(cmd_parms *cmd, void *dconf,
@@ -325,9 +364,30 @@ const command_rec ws_config_cmds[] = {
     AP_INIT_TAKE1("WebSocketMaxQueuedBytes", set_max_queued, NULL,
                   OR_AUTHCFG, "bytes plugin threads may queue for one "
                   "connection before send() waits (default 16777216)"),
-    AP_INIT_TAKE1("WebSocketCloseTimeout", set_close_timeout, NULL,
+    AP_INIT_TAKE1("WebSocketCloseTimeout", set_duration,
+                  (void *)APR_OFFSETOF(ws_dir_conf_t, close_timeout),
                   OR_AUTHCFG, "how long to wait for the client's close "
                   "frame after sending ours, in seconds (default 5)"),
+    AP_INIT_TAKE1("WebSocketPingInterval", set_duration,
+                  (void *)APR_OFFSETOF(ws_dir_conf_t, ping_interval),
+                  OR_AUTHCFG, "send a ping after this many seconds "
+                  "without traffic from the client; 0 or Off: never "
+                  "(default 30)"),
+    AP_INIT_TAKE1("WebSocketPongTimeout", set_duration,
+                  (void *)APR_OFFSETOF(ws_dir_conf_t, pong_timeout),
+                  OR_AUTHCFG, "close the connection (1011) when the client "
+                  "sends nothing this many seconds after a ping "
+                  "(default 30)"),
+    AP_INIT_TAKE1("WebSocketIdleTimeout", set_duration,
+                  (void *)APR_OFFSETOF(ws_dir_conf_t, idle_timeout),
+                  OR_AUTHCFG, "close the connection (1001) after this many "
+                  "seconds without a message in either direction; 0 or "
+                  "Off: never (default Off)"),
+    AP_INIT_TAKE1("WebSocketSendTimeout", set_duration,
+                  (void *)APR_OFFSETOF(ws_dir_conf_t, send_timeout),
+                  OR_AUTHCFG, "how long a write to a client that does not "
+                  "read may block, and a plugin thread wait for queue "
+                  "room, in seconds (default: httpd's Timeout)"),
     AP_INIT_TAKE1("WebSocketOriginCheck", set_origin_check, NULL, OR_AUTHCFG,
                   "Same (default), Trusted or Off: which Origin a browser "
                   "may connect from"),

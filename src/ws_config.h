@@ -19,6 +19,10 @@
 #define WS_DEFAULT_MAX_QUEUED (16 * 1024 * 1024)
 /** Default WebSocketCloseTimeout: wait for the client's close reply. */
 #define WS_DEFAULT_CLOSE_TIMEOUT apr_time_from_sec(5)
+/** Default WebSocketPingInterval: a ping after this much silence. */
+#define WS_DEFAULT_PING_INTERVAL apr_time_from_sec(30)
+/** Default WebSocketPongTimeout: how long a client may take to answer. */
+#define WS_DEFAULT_PONG_TIMEOUT apr_time_from_sec(30)
 /** permessage-deflate defaults: zlib's state of both directions stays
  * under 64 KiB per connection (see README, "permessage-deflate"). */
 #define WS_DEFAULT_DEFLATE_WINDOW 12
@@ -37,6 +41,10 @@ typedef struct {
     apr_int64_t max_message;      /**< -1 = unset */
     apr_int64_t max_queued;       /**< -1 = unset */
     apr_interval_time_t close_timeout; /**< -1 = unset */
+    apr_interval_time_t ping_interval; /**< -1 = unset, 0 = off */
+    apr_interval_time_t pong_timeout;  /**< -1 = unset */
+    apr_interval_time_t idle_timeout;  /**< -1 = unset, 0 = off */
+    apr_interval_time_t send_timeout;  /**< -1 = unset */
     int origin_check;             /**< ws_origin_check_e */
     apr_array_header_t *trusted;  /**< const char *; NULL = unset */
     int allow_reserved;           /**< -1 = unset */
@@ -53,6 +61,10 @@ typedef struct {
     apr_uint64_t max_message;
     apr_size_t max_queued;
     apr_interval_time_t close_timeout;
+    apr_interval_time_t ping_interval; /**< 0: no pings */
+    apr_interval_time_t pong_timeout;
+    apr_interval_time_t idle_timeout;  /**< 0: none */
+    apr_interval_time_t send_timeout;
     ws_origin_check_e origin_check;
     const apr_array_header_t *trusted;
     int allow_reserved;

@@ -135,7 +135,7 @@ static size_t send_queued(ws_session_t *s, unsigned int opcode,
                           const unsigned char *buf, size_t len)
 {
     int on_io = ws_session_on_io_thread(s);
-    apr_time_t deadline = apr_time_now() + s->r->server->timeout;
+    apr_time_t deadline = apr_time_now() + s->settings->send_timeout;
     ws_out_msg_t *m;
 
     apr_thread_mutex_lock(s->mutex);

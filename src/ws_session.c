@@ -13,6 +13,8 @@
 #include "http_core.h"
 #include "http_log.h"
 #include "http_protocol.h"
+#include "ap_mpm.h"
+#include "mpm_common.h"
 #include "util_filter.h"
 
 #include "ws_bucket.h"
@@ -53,6 +55,92 @@ static apr_status_t session_cleanup(void *data)
     free(s->msg);
     s->msg = NULL;
     return APR_SUCCESS;
+}
+
+/* --- sessions of this process, told when the child stops ------------ */
+
+static apr_thread_mutex_t *registry_mutex;
+static ws_session_t *registry_head;
+static int child_stopping;
+
+static apr_status_t registry_remove(void *data)
+{
+    ws_session_t *s = data;
+
+    if (registry_mutex == NULL) {
+        return APR_SUCCESS;
+    }
+    apr_thread_mutex_lock(registry_mutex);
+    if (s->reg_prev) {
+        s->reg_prev->reg_next = s->reg_next;
+    }
+    else if (registry_head == s) {
+        registry_head = s->reg_next;
+    }
+    if (s->reg_next) {
+        s->reg_next->reg_prev = s->reg_prev;
+    }
+    s->reg_prev = s->reg_next = NULL;
+    apr_thread_mutex_unlock(registry_mutex);
+    return APR_SUCCESS;
+}
+
+static void registry_add(ws_session_t *s)
+{
+    if (registry_mutex == NULL) {
+        return;
+    }
+    apr_thread_mutex_lock(registry_mutex);
+    s->reg_next = registry_head;
+    if (registry_head) {
+        registry_head->reg_prev = s;
+    }
+    registry_head = s;
+    if (child_stopping) {
+        s->going_away = 1;
+    }
+    apr_thread_mutex_unlock(registry_mutex);
+    /* whatever ends the request takes the session out of the list */
+    apr_pool_cleanup_register(s->r->pool, s, registry_remove,
+                              apr_pool_cleanup_null);
+}
+
+static void ws_child_init(apr_pool_t *pchild, server_rec *srv)
+{
+    if (apr_thread_mutex_create(&registry_mutex, APR_THREAD_MUTEX_DEFAULT,
+                                pchild) != APR_SUCCESS) {
+        registry_mutex = NULL;
+    }
+}
+
+/* The MPM stops this child (graceful restart of an old generation,
+ * graceful-stop): every open WebSocket is told, so that it sends 1001
+ * (going away) and ends instead of holding the child up.  Runs on the
+ * child's signal thread, not in a signal handler. */
+static void ws_child_stopping(apr_pool_t *pchild, int graceful)
+{
+    ws_session_t *s;
+
+    if (registry_mutex == NULL) {
+        return;
+    }
+    apr_thread_mutex_lock(registry_mutex);
+    child_stopping = 1;
+    for (s = registry_head; s != NULL; s = s->reg_next) {
+        apr_thread_mutex_lock(s->mutex);
+        s->going_away = 1;
+        if (s->pollset) {
+            apr_pollset_wakeup(s->pollset);
+        }
+        apr_thread_mutex_unlock(s->mutex);
+    }
+    apr_thread_mutex_unlock(registry_mutex);
+}
+
+void ws_session_register_hooks(apr_pool_t *p)
+{
+    ap_hook_child_init(ws_child_init, NULL, NULL, APR_HOOK_MIDDLE);
+    ap_hook_child_stopping(ws_child_stopping, NULL, NULL, APR_HOOK_MIDDLE);
 }
 
 apr_status_t ws_session_create(ws_session_t **out, request_rec *r,
@@ -100,6 +188,16 @@ apr_status_t ws_session_create(ws_session_t **out, request_rec *r,
     return APR_SUCCESS;
 }
 
+static void set_status(ws_session_t *s)
+{
+    ws_status_e now = s->state == WS_STATE_OPEN      ? WS_STATUS_OPEN
+                      : s->state == WS_STATE_CLOSING ? WS_STATUS_CLOSING
+                                                     : WS_STATUS_NONE;
+
+    ws_status_change(s->status, now);
+    s->status = now;
+}
+
 void ws_session_takeover(ws_session_t *s)
 {
     request_rec *r = s->r;
@@ -118,16 +216,27 @@ void ws_session_takeover(ws_session_t *s)
     /* mod_reqtimeout would cut a quiet WebSocket after its body timeout */
     ap_remove_input_filter_byhandle(c->input_filters, "reqtimeout");
     parser = ws_filters_add(c, s->settings->max_message, too_large);
+    s->parser = parser;
     if (s->deflate != NULL) {
         ws_deflate_filter_add(c, parser, s->deflate,
                               s->settings->deflate_memlevel,
                               s->settings->deflate_min_size,
                               s->settings->max_message, too_large);
     }
+    if (c->master == NULL) {
+        /* blocking writes to a client that stops reading give up after
+         * the send timeout (the core waits as long as the socket's) */
+        apr_socket_t *csd = ap_get_conn_socket(c);
+        if (csd) {
+            apr_socket_timeout_set(csd, s->settings->send_timeout);
+        }
+    }
     apr_thread_mutex_lock(s->mutex);
     s->state = WS_STATE_OPEN;
     apr_thread_mutex_unlock(s->mutex);
-    s->idle_since = apr_time_now();
+    set_status(s);
+    s->idle_since = s->last_rx = s->last_message = apr_time_now();
+    registry_add(s);
 }
 
 /* Drops the queue and wakes blocked senders (mutex held). */
@@ -154,6 +263,7 @@ static void set_state(ws_session_t *s, ws_state_e state)
         drop_queue_locked(s);
     }
     apr_thread_mutex_unlock(s->mutex);
+    set_status(s);
 }
 
 static void append_frame(ws_session_t *s, unsigned int opcode,
@@ -202,6 +312,9 @@ apr_status_t ws_session_write(ws_session_t *s, unsigned int opcode,
 {
     if (s->done) {
         return APR_ECONNABORTED;
+    }
+    if (opcode < WS_OP_CLOSE) {
+        s->last_message = apr_time_now();
     }
     append_frame(s, opcode, buf, len);
     return pass_out(s);
@@ -264,6 +377,9 @@ void ws_session_flush_queue(ws_session_t *s)
             break;
         }
         append_frame(s, m->opcode, m->data, m->len);
+        if (m->opcode < WS_OP_CLOSE) {
+            s->last_message = apr_time_now();
+        }
     }
     if (!APR_BRIGADE_EMPTY(s->out_bb) && !s->done) {
         pass_out(s);
@@ -382,6 +498,7 @@ static void deliver(ws_session_t *s)
         return;
     }
     s->in_message = 0;
+    s->last_message = apr_time_now();
     if (s->state != WS_STATE_OPEN) {
         s->msg_len = 0;
         return;
@@ -459,7 +576,9 @@ int ws_session_on_readable(ws_session_t *s)
             s->done = 1;
             break;
         }
-        s->idle_since = apr_time_now();
+        /* any bytes prove the client alive: no pong needed any more */
+        s->idle_since = s->last_rx = apr_time_now();
+        s->pong_deadline = 0;
         while (!APR_BRIGADE_EMPTY(s->in_bb) && !s->done) {
             b = APR_BRIGADE_FIRST(s->in_bb);
             if (WS_BUCKET_IS_FRAME(b)) {
@@ -513,20 +632,121 @@ static void maybe_shrink(ws_session_t *s, apr_time_t now)
     }
 }
 
-/* How long the driver may sleep (-1: until something happens). */
-static apr_interval_time_t next_timeout(ws_session_t *s, apr_time_t now)
+static void earliest(apr_time_t *t, apr_time_t when)
 {
-    apr_interval_time_t t = -1;
+    if (*t == 0 || when < *t) {
+        *t = when;
+    }
+}
+
+/* Whether part of a frame or of a fragmented message has arrived. */
+static int mid_frame(const ws_session_t *s)
+{
+    return s->in_message || s->in_frame
+           || (s->parser && (s->parser->hlen > 0 || s->parser->in_payload));
+}
+
+/* When ws_session_on_timer() next has something to do (0: never). */
+static apr_time_t next_due(const ws_session_t *s)
+{
+    const ws_settings_t *set = s->settings;
+    apr_time_t t = 0;
 
     if (s->state == WS_STATE_CLOSING) {
-        t = s->close_deadline > now ? s->close_deadline - now : 0;
+        earliest(&t, s->close_deadline);
+        return t;
+    }
+    if (s->pong_deadline) {
+        earliest(&t, s->pong_deadline);
+    }
+    else if (set->ping_interval > 0) {
+        earliest(&t, s->last_rx + set->ping_interval);
+    }
+    if (set->idle_timeout > 0) {
+        earliest(&t, s->last_message + set->idle_timeout);
+    }
+    if (mid_frame(s)) {
+        earliest(&t, s->last_rx + s->r->server->timeout);
     }
     if (s->msg_cap > WS_KEEP_BUFFER && !s->in_message) {
-        apr_interval_time_t u = s->idle_since + WS_SHRINK_IDLE - now;
-        u = u > 0 ? u : 0;
-        t = (t < 0 || u < t) ? u : t;
+        earliest(&t, s->idle_since + WS_SHRINK_IDLE);
     }
     return t;
+}
+
+void ws_session_on_timer(ws_session_t *s, apr_time_t now)
+{
+    const ws_settings_t *set = s->settings;
+    int going_away, mpm_state;
+
+    apr_thread_mutex_lock(s->mutex);
+    going_away = s->going_away;
+    apr_thread_mutex_unlock(s->mutex);
+    /* prefork tells a stopping child only by a signal, which brought us
+     * here (EINTR): ask the MPM too */
+    if (!going_away && ap_mpm_query(AP_MPMQ_MPM_STATE, &mpm_state)
+                           == APR_SUCCESS
+        && mpm_state == AP_MPMQ_STOPPING) {
+        going_away = 1;
+    }
+
+    if (s->state == WS_STATE_CLOSING) {
+        if (now >= s->close_deadline) {
+            ap_log_cerror(APLOG_MARK, APLOG_DEBUG, 0, s->c,
+                          WS_LOGNO(00107) "no close frame from the "
+                          "client in time, closing");
+            s->done = 1;
+        }
+        return;
+    }
+    if (s->state != WS_STATE_OPEN) {
+        return;
+    }
+    if (going_away) {
+        ap_log_cerror(APLOG_MARK, APLOG_DEBUG, 0, s->c,
+                      WS_LOGNO(00109) "server stopping: closing with 1001");
+        ws_session_send_close(s, WS_CLOSE_GOING_AWAY);
+        return;
+    }
+    if (mid_frame(s) && now >= s->last_rx + s->r->server->timeout) {
+        /* a frame (or fragmented message) begun and then nothing: a
+         * peer gone without a FIN or a slow-drip client; it gets the
+         * Timeout any request body gets */
+        ap_log_cerror(APLOG_MARK, APLOG_INFO, 0, s->c,
+                      WS_LOGNO(00112) "no data for %" APR_TIME_T_FMT
+                      " ms in the middle of a message, closing with 1008",
+                      apr_time_as_msec(now - s->last_rx));
+        ws_session_send_close(s, WS_CLOSE_POLICY);
+        s->done = 1;
+        return;
+    }
+    if (s->pong_deadline && now >= s->pong_deadline) {
+        /* a dead peer (or a broken one): no point waiting for a close */
+        ap_log_cerror(APLOG_MARK, APLOG_INFO, 0, s->c,
+                      WS_LOGNO(00110) "no answer to a ping within %"
+                      APR_TIME_T_FMT " ms, closing with 1011",
+                      apr_time_as_msec(set->pong_timeout));
+        ws_session_send_close(s, WS_CLOSE_INTERNAL_ERROR);
+        s->done = 1;
+        return;
+    }
+    if (set->idle_timeout > 0 && now >= s->last_message + set->idle_timeout) {
+        ap_log_cerror(APLOG_MARK, APLOG_DEBUG, 0, s->c,
+                      WS_LOGNO(00111) "idle for %" APR_TIME_T_FMT " ms, "
+                      "closing with 1001", apr_time_as_msec(now
+                                                     - s->last_message));
+        ws_session_send_close(s, WS_CLOSE_GOING_AWAY);
+        return;
+    }
+    if (set->ping_interval > 0 && !s->pong_deadline
+        && now >= s->last_rx + set->ping_interval) {
+        ap_log_cerror(APLOG_MARK, APLOG_TRACE2, 0, s->c,
+                      "quiet for %" APR_TIME_T_FMT " ms, sending a ping",
+                      apr_time_as_msec(now - s->last_rx));
+        s->pong_deadline = now + set->pong_timeout;
+        ws_session_write(s, WS_OP_PING, NULL, 0);
+    }
+    maybe_shrink(s, now);
 }
 
 void ws_session_run(ws_session_t *s)
@@ -561,7 +781,7 @@ void ws_session_run(ws_session_t *s)
     /* frames plugin code queued during on_connect go first */
     ws_session_flush_queue(s);
     while (!s->done && !s->c->aborted) {
-        apr_time_t now;
+        apr_time_t now, due;
         int more;
 
         /* drain everything readable, including what mod_ssl decrypted
@@ -574,23 +794,20 @@ void ws_session_run(ws_session_t *s)
         if (s->done) {
             break;
         }
+        ws_session_on_timer(s, apr_time_now());
+        if (s->done) {
+            break;
+        }
         if (more) {
             continue;
         }
+        due = next_due(s);
         now = apr_time_now();
-        rv = apr_pollset_poll(s->pollset, next_timeout(s, now), &n,
-                              &signalled);
-        if (APR_STATUS_IS_TIMEUP(rv)) {
-            now = apr_time_now();
-            if (s->state == WS_STATE_CLOSING && now >= s->close_deadline) {
-                ap_log_cerror(APLOG_MARK, APLOG_DEBUG, 0, s->c,
-                              WS_LOGNO(00107) "no close frame from the "
-                              "client in time, closing");
-                s->done = 1;
-            }
-            maybe_shrink(s, now);
-        }
-        else if (rv != APR_SUCCESS && !APR_STATUS_IS_EINTR(rv)) {
+        rv = apr_pollset_poll(s->pollset, due ? (due > now ? due - now : 0)
+                                              : -1,
+                              &n, &signalled);
+        if (rv != APR_SUCCESS && !APR_STATUS_IS_TIMEUP(rv)
+            && !APR_STATUS_IS_EINTR(rv)) {
             ap_log_cerror(APLOG_MARK, APLOG_ERR, rv, s->c,
                           WS_LOGNO(00108) "poll failed");
             s->done = 1;

@@ -26,6 +26,7 @@
 #include "ws_config.h"
 #include "ws_deflate.h"
 #include "ws_frame.h"
+#include "ws_status.h"
 #include "ws_utf8.h"
 
 typedef enum {
@@ -74,6 +75,7 @@ struct ws_session_t {
     int io_thread_known;
     int in_connect;              /**< inside on_connect */
     apr_pollset_t *pollset;      /**< blocking driver */
+    ws_frame_parser_t *parser;   /**< WEBSOCKET_IN's, for its state */
     apr_bucket_brigade *in_bb;
     apr_bucket_brigade *out_bb;
 
@@ -90,10 +92,17 @@ struct ws_session_t {
     unsigned char ctl[WS_CONTROL_MAX];
     apr_size_t ctl_len;
 
+    int going_away;              /**< the child is stopping (mutex) */
+    ws_status_e status;          /**< as counted on server-status */
+    ws_session_t *reg_prev, *reg_next; /**< registry of open sessions */
+
     int close_received;          /**< the client's close frame arrived */
     int done;                    /**< the connection is over */
     apr_time_t close_deadline;   /**< CLOSING: give up waiting then */
     apr_time_t idle_since;       /**< for releasing a large buffer */
+    apr_time_t last_rx;          /**< when the client last sent bytes */
+    apr_time_t last_message;     /**< last message in either direction */
+    apr_time_t pong_deadline;    /**< a ping is unanswered until then */
     int accepted;                /**< on_connect accepted */
     int disconnected;            /**< ws_session_finish ran */
 };
@@ -127,6 +136,15 @@ void ws_session_flush_queue(ws_session_t *s);
  * calls on_disconnect once, frees the message buffer and the queue.
  */
 void ws_session_finish(ws_session_t *s);
+
+/**
+ * Does what is due at @p now: the closing handshake's deadline, pings,
+ * the pong deadline, the idle timeout, a stopping child (1001).
+ */
+void ws_session_on_timer(ws_session_t *s, apr_time_t now);
+
+/** Registers the hooks that tell sessions the child is stopping. */
+void ws_session_register_hooks(apr_pool_t *p);
 
 /** The blocking driver: runs the session until it is over. */
 void ws_session_run(ws_session_t *s);

@@ -18,9 +18,7 @@
 # other connections are served, on_disconnect for a client vanishing
 # mid-frame) is not repeated here.  A warm-up round comes first, so that
 # the memory the MPM's first load costs once (new children, thread
-# stacks) is not taken for growth.  One assert is TODO: the server does
-# not yet give up on a client that falls silent in the middle of a frame
-# (no read/idle timeout in the blocking driver; SPEC.md section 6).
+# stacks) is not taken for growth.
 use strict;
 use warnings FATAL => 'all';
 
@@ -426,10 +424,7 @@ case(8, 'clients that never read are cut after the Timeout', sub {
 # expired): the server sees a frame that never completes.  SPEC.md
 # section 6 lists "no idle timeout (dead peers pin workers forever)" among
 # the defects we must not have: with Timeout 3 on the vhost the server
-# must give up on it, run on_disconnect and free the worker.
-# Known gap (TODO until the module has a read/idle timeout): the blocking
-# driver polls without a timeout while a frame is incomplete.
-my $todo_silent = ncases() + 1;
+# must give up on it (close 1008), run on_disconnect and free the worker.
 case(4, 'a client that falls silent mid-frame is cut', sub {
     my ($mark, $before) = baseline();
     my $tag = newtag();
@@ -806,6 +801,6 @@ case(1, 'no httpd child crashed', sub {
     ok t_cmp(scalar @crash, 0, 'no child died, no allocation failed');
 });
 
-plan tests => ncases(), todo => [$todo_silent],
+plan tests => ncases(),
     need_module 'mod_websocket.c';
 run_cases();
