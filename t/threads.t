@@ -225,6 +225,21 @@ case(6, 'send from on_connect and from a thread it started', sub {
         && disconnects($mark, $tag) == 1;
 });
 
+# ---- header_set/protocol_set from 8 threads at once during on_connect ----
+case(3, 'header_set and protocol_set from plugin threads in on_connect', sub {
+    my $c = conn('/headers', newtag());
+    ok t_cmp($c->status, 101, '101');
+    my @missing = grep {
+        my ($i, $j) = (int($_ / 20), $_ % 20);
+        ($c->header("X-T$i-$j") // '') ne "v$i-$j";
+    } 0 .. 159;
+    ok t_cmp(scalar(@missing), 0, 'all 160 headers, each with its value');
+    ok t_cmp($c->header('Sec-WebSocket-Protocol') // '', qr/^p[0-7]$/,
+             'one of the protocols set');
+    $c->send_close(1000);
+    $c->read_until_close(timeout => 5);
+});
+
 # ---- a thread sends while on_connect waits for it, then refuses -----------
 case(5, 'send during an on_connect that refuses', sub {
     my $tag = newtag();

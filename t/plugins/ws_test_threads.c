@@ -73,6 +73,12 @@
  * count_init (mode count): no threads; only the connect/disconnect lines
  *   and the on_message rules above, so a test can count on_disconnect per
  *   accepted connection whatever ended it.
+ *
+ * headers_init (mode count, as far as the rules above go): on_connect
+ *   starts 8 threads that all at once call header_set("X-T<i>-<j>",
+ *   "v<i>-<j>") for j = 0..19 and protocol_set("p<i>"), joins them and
+ *   accepts: the 101 must carry all 160 headers and one of p0..p7 (0.1.2
+ *   let these calls race on r->pool).
  */
 #include <pthread.h>
 #include <stdarg.h>
@@ -600,6 +606,50 @@ static void *CALLBACK count_on_connect(const WebSocketServer *server)
     return conn_new(server, MODE_COUNT);
 }
 
+#define HDR_THREADS 8
+#define HDR_PER_THREAD 20
+
+typedef struct {
+    const WebSocketServer *server;
+    int index;
+} hdr_arg_t;
+
+static void *hdr_thread(void *arg)
+{
+    hdr_arg_t *a = arg;
+    char key[32], value[32];
+    int j;
+
+    for (j = 0; j < HDR_PER_THREAD; j++) {
+        snprintf(key, sizeof(key), "X-T%d-%d", a->index, j);
+        snprintf(value, sizeof(value), "v%d-%d", a->index, j);
+        a->server->header_set(a->server, key, value);
+    }
+    snprintf(value, sizeof(value), "p%d", a->index);
+    a->server->protocol_set(a->server, value);
+    return NULL;
+}
+
+static void *CALLBACK headers_on_connect(const WebSocketServer *server)
+{
+    pthread_t t[HDR_THREADS];
+    hdr_arg_t a[HDR_THREADS];
+    int i, started = 0;
+
+    for (i = 0; i < HDR_THREADS; i++) {
+        a[i].server = server;
+        a[i].index = i;
+        if (pthread_create(&t[i], NULL, hdr_thread, &a[i]) != 0) {
+            break;
+        }
+        started++;
+    }
+    for (i = 0; i < started; i++) {
+        pthread_join(t[i], NULL);
+    }
+    return conn_new(server, MODE_COUNT);
+}
+
 static size_t CALLBACK tt_on_message(void *plugin_private,
                                      const WebSocketServer *server,
                                      const int type, unsigned char *buffer,
@@ -671,6 +721,7 @@ PLUGIN(slow_plugin, slow_on_connect);
 PLUGIN(count_plugin, count_on_connect);
 PLUGIN(connect_join_plugin, connect_join_on_connect);
 PLUGIN(connect_burst_plugin, connect_burst_on_connect);
+PLUGIN(headers_plugin, headers_on_connect);
 
 EXPORT WebSocketPlugin *CALLBACK threads_init(void);
 EXPORT WebSocketPlugin *CALLBACK senders_init(void);
@@ -680,6 +731,7 @@ EXPORT WebSocketPlugin *CALLBACK slow_init(void);
 EXPORT WebSocketPlugin *CALLBACK count_init(void);
 EXPORT WebSocketPlugin *CALLBACK connect_join_init(void);
 EXPORT WebSocketPlugin *CALLBACK connect_burst_init(void);
+EXPORT WebSocketPlugin *CALLBACK headers_init(void);
 
 EXPORT WebSocketPlugin *CALLBACK threads_init(void)
 {
@@ -719,4 +771,9 @@ EXPORT WebSocketPlugin *CALLBACK connect_join_init(void)
 EXPORT WebSocketPlugin *CALLBACK connect_burst_init(void)
 {
     return &connect_burst_plugin;
+}
+
+EXPORT WebSocketPlugin *CALLBACK headers_init(void)
+{
+    return &headers_plugin;
 }
