@@ -50,7 +50,7 @@ sub mem_skip {
 
 sub slow_factor {
     return 4 if $ENV{WS_HTTPD_VALGRIND};
-    return 2 if $ENV{WS_HTTPD_PRELOAD};
+    return 3 if $ENV{WS_HTTPD_PRELOAD};
     1;
 }
 
