@@ -245,6 +245,11 @@ static apr_status_t deflate_in_filter(ap_filter_t *f, apr_bucket_brigade *bb,
     if (mode == AP_MODE_INIT) {
         return ap_get_brigade(f->next, bb, mode, block, readbytes);
     }
+    if (mode == AP_MODE_SPECULATIVE) {
+        /* only httpd's peek after the handler, answered by WEBSOCKET_IN
+         * for the asynchronous driver (see there) */
+        return ap_get_brigade(f->next, bb, mode, block, readbytes);
+    }
     if (mode != AP_MODE_READBYTES) {
         return APR_ENOTIMPL;
     }

@@ -9,6 +9,7 @@
 
 #include "http_log.h"
 #include "http_connection.h"
+#include "http_request.h"
 
 #include "ws_bucket.h"
 #include "ws_filters.h"
@@ -28,7 +29,13 @@ typedef struct {
     int failed;                /* an ERROR was handed up */
     int eof;
     int h2_upgrade_eos;        /* one EOS to skip, see ws_filters_add() */
+    int claim;                 /* answer one speculative read: see below */
 } ws_in_ctx_t;
+
+typedef struct {
+    int hold_eor;              /* keep the request's EOR bucket */
+    apr_bucket_brigade *held;  /* where it is kept */
+} ws_out_ctx_t;
 
 static void emit_meta(apr_bucket_brigade *bb, ws_meta_kind_e kind,
                       const ws_frame_event_t *ev, apr_bucket_alloc_t *list)
@@ -107,6 +114,17 @@ static apr_status_t ws_in_filter(ap_filter_t *f, apr_bucket_brigade *bb,
     if (mode == AP_MODE_INIT) {
         return ap_get_brigade(f->next, bb, mode, block, readbytes);
     }
+    if (mode == AP_MODE_SPECULATIVE && ctx->claim) {
+        /* The asynchronous driver hands the connection back to the MPM
+         * through its keep-alive path: after the handler, httpd peeks for
+         * a pipelined request (ap_check_pipeline()) and, seeing data,
+         * re-enters the process_connection hooks -- where ours claims
+         * the connection.  This is that peek's answer; it consumes
+         * nothing, and nothing reads it as a request. */
+        APR_BRIGADE_INSERT_TAIL(bb, apr_bucket_immortal_create(
+            "W", 1, f->c->bucket_alloc));
+        return APR_SUCCESS;
+    }
     if (mode != AP_MODE_READBYTES) {
         return APR_ENOTIMPL;
     }
@@ -169,6 +187,7 @@ static apr_status_t ws_in_filter(ap_filter_t *f, apr_bucket_brigade *bb,
 /* Replaces START ... END around a frame's payload by the frame header. */
 static apr_status_t ws_out_filter(ap_filter_t *f, apr_bucket_brigade *bb)
 {
+    ws_out_ctx_t *ctx = f->ctx;
     apr_bucket *b, *next, *start = NULL;
     apr_off_t len = 0;
 
@@ -178,6 +197,17 @@ static apr_status_t ws_out_filter(ap_filter_t *f, apr_bucket_brigade *bb)
     }
     for (b = APR_BRIGADE_FIRST(bb); b != APR_BRIGADE_SENTINEL(bb); b = next) {
         next = APR_BUCKET_NEXT(b);
+        if (ctx->hold_eor && AP_BUCKET_IS_EOR(b)) {
+            /* The upgrade request ends here for httpd, but plugins keep
+             * using request() and r->pool until on_disconnect: the EOR
+             * bucket (whose destruction frees r->pool) waits until the
+             * session is over.  The connection then stays "alive" so
+             * the MPM gives it back to us (see the input filter). */
+            APR_BUCKET_REMOVE(b);
+            APR_BRIGADE_INSERT_TAIL(ctx->held, b);
+            f->c->keepalive = AP_CONN_KEEPALIVE;
+            continue;
+        }
         if (!WS_BUCKET_IS_FRAME(b)) {
             if (start != NULL && !APR_BUCKET_IS_METADATA(b)) {
                 if (b->length == (apr_size_t)-1) {
@@ -224,6 +254,7 @@ ws_frame_parser_t *ws_filters_add(conn_rec *c, apr_uint64_t max_message,
                                   int too_large_code)
 {
     ws_in_ctx_t *ctx = apr_pcalloc(c->pool, sizeof(*ctx));
+    ws_out_ctx_t *out;
 
     ws_frame_parser_init(&ctx->parser, max_message, 0, too_large_code);
     /* HTTP/2 (RFC 8441, mod_http2 H2WebSockets on): c is a secondary
@@ -235,9 +266,54 @@ ws_frame_parser_t *ws_filters_add(conn_rec *c, apr_uint64_t max_message,
      * skipping the real EOS still leaves the APR_EOF that follows it. */
     ctx->h2_upgrade_eos = c->master != NULL;
     ctx->raw = apr_brigade_create(c->pool, c->bucket_alloc);
+    out = apr_pcalloc(c->pool, sizeof(*out));
+    out->held = apr_brigade_create(c->pool, c->bucket_alloc);
     ap_add_input_filter_handle(ws_in_handle, ctx, NULL, c);
-    ap_add_output_filter_handle(ws_out_handle, NULL, NULL, c);
+    ap_add_output_filter_handle(ws_out_handle, out, NULL, c);
     return &ctx->parser;
+}
+
+static ap_filter_t *find_filter(ap_filter_t *f, ap_filter_rec_t *frec)
+{
+    while (f != NULL && f->frec != frec) {
+        f = f->next;
+    }
+    return f;
+}
+
+void ws_filters_set_async(conn_rec *c, int on)
+{
+    ap_filter_t *in = find_filter(c->input_filters, ws_in_handle);
+    ap_filter_t *out = find_filter(c->output_filters, ws_out_handle);
+
+    if (in != NULL) {
+        ((ws_in_ctx_t *)in->ctx)->claim = on;
+    }
+    if (out != NULL) {
+        ((ws_out_ctx_t *)out->ctx)->hold_eor = on;
+    }
+}
+
+void ws_filters_claimed(conn_rec *c)
+{
+    ap_filter_t *in = find_filter(c->input_filters, ws_in_handle);
+
+    if (in != NULL) {
+        ((ws_in_ctx_t *)in->ctx)->claim = 0;
+    }
+}
+
+void ws_filters_release_eor(conn_rec *c)
+{
+    ap_filter_t *out = find_filter(c->output_filters, ws_out_handle);
+
+    if (out != NULL) {
+        ws_out_ctx_t *ctx = out->ctx;
+
+        ctx->hold_eor = 0;
+        /* destroying the EOR logs the request and frees r->pool */
+        apr_brigade_cleanup(ctx->held);
+    }
 }
 
 void ws_filters_register_hooks(apr_pool_t *p)

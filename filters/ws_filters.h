@@ -24,4 +24,21 @@ void ws_filters_register_hooks(apr_pool_t *p);
 ws_frame_parser_t *ws_filters_add(conn_rec *c, apr_uint64_t max_message,
                                   int too_large_code);
 
+/**
+ * Prepares @p c for the asynchronous driver (@p on) or back: the input
+ * filter answers httpd's speculative peek after the handler with data,
+ * the output filter keeps the request's EOR bucket.
+ */
+void ws_filters_set_async(conn_rec *c, int on);
+
+/** The process_connection hook has the connection: no more peek answers. */
+void ws_filters_claimed(conn_rec *c);
+
+/**
+ * Destroys the kept EOR bucket: the request is logged and r->pool freed.
+ * @remark nothing of the request (or the session in its pool) may be
+ *         used afterwards
+ */
+void ws_filters_release_eor(conn_rec *c);
+
 #endif /* WS_FILTERS_H */

@@ -6,6 +6,7 @@
 #include "httpd.h"
 #include "http_config.h"
 
+#include "ws_async.h"
 #include "ws_config.h"
 #include "ws_deflate_filter.h"
 #include "ws_filters.h"
@@ -20,6 +21,7 @@ static void register_hooks(apr_pool_t *p)
     ws_handshake_register_hooks(p);
     ws_session_register_hooks(p);
     ws_status_register_hooks(p);
+    ws_async_register_hooks(p);
 }
 
 AP_DECLARE_MODULE(websocket) = {

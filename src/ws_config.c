@@ -32,6 +32,7 @@ void *ws_config_create_dir(apr_pool_t *p, char *dir)
     conf->origin_check = WS_ORIGIN_UNSET;
     conf->trusted = NULL;
     conf->allow_reserved = -1;
+    conf->driver = WS_DRIVER_UNSET;
     conf->deflate = -1;
     conf->deflate_window = -1;
     conf->deflate_memlevel = -1;
@@ -68,6 +69,8 @@ void *ws_config_merge_dir(apr_pool_t *p, void *basev, void *addv)
     conf->trusted = add->trusted ? add->trusted : base->trusted;
     conf->allow_reserved = add->allow_reserved != -1 ? add->allow_reserved
                                                       : base->allow_reserved;
+    conf->driver = add->driver != WS_DRIVER_UNSET ? add->driver
+                                                  : base->driver;
 #define MERGE(f) conf->f = add->f != -1 ? add->f : base->f
     MERGE(deflate);
     MERGE(deflate_window);
@@ -105,6 +108,10 @@ ws_settings_t *ws_config_settings(request_rec *r)
                           : WS_ORIGIN_SAME;
     s->trusted = conf->trusted;
     s->allow_reserved = conf->allow_reserved == 1;
+    /* Blocking until the asynchronous driver has proven itself under the
+     * whole test suite (see README, WebSocketDriver) */
+    s->driver = conf->driver != WS_DRIVER_UNSET ? (ws_driver_e)conf->driver
+                                                : WS_DRIVER_BLOCKING;
     s->deflate = conf->deflate != 0;
     s->deflate_window = conf->deflate_window != -1
                             ? conf->deflate_window
@@ -214,6 +221,26 @@ static const char *set_duration(cmd_parms *cmd, void *dconf, const char *arg)
         return NULL;
     }
     return parse_duration(cmd, arg, zero_ok, field);
+}
+
+static const char *set_driver(cmd_parms *cmd, void *dconf, const char *arg)
+{
+    ws_dir_conf_t *conf = dconf;
+
+    if (!strcasecmp(arg, "Auto")) {
+        conf->driver = WS_DRIVER_AUTO;
+    }
+    else if (!strcasecmp(arg, "Blocking")) {
+        conf->driver = WS_DRIVER_BLOCKING;
+    }
+    else if (!strcasecmp(arg, "Async")) {
+        conf->driver = WS_DRIVER_ASYNC;
+    }
+    else {
+        return apr_psprintf(cmd->pool, "%s: '%s' is not one of Auto, "
+                            "Blocking or Async", cmd->cmd->name, arg);
+    }
+    return NULL;
 }
 
 static const char *set_origin_check(cmd_parms *cmd, void *dconf,
@@ -388,6 +415,11 @@ const command_rec ws_config_cmds[] = {
                   OR_AUTHCFG, "how long a write to a client that does not "
                   "read may block, and a plugin thread wait for queue "
                   "room, in seconds (default: httpd's Timeout)"),
+    AP_INIT_TAKE1("WebSocketDriver", set_driver, NULL, OR_AUTHCFG,
+                  "Blocking (default), Async or Auto: whether an open "
+                  "WebSocket holds a worker thread (Blocking) or goes back "
+                  "to the MPM between events (Async, or Auto where "
+                  "possible: event MPM, httpd 2.4.63 or later, HTTP/1.1)"),
     AP_INIT_TAKE1("WebSocketOriginCheck", set_origin_check, NULL, OR_AUTHCFG,
                   "Same (default), Trusted or Off: which Origin a browser "
                   "may connect from"),

@@ -29,6 +29,13 @@
 #define WS_DEFAULT_DEFLATE_MEMLEVEL 5
 
 typedef enum {
+    WS_DRIVER_UNSET = -1,
+    WS_DRIVER_AUTO = 0,   /**< async where possible, else blocking */
+    WS_DRIVER_BLOCKING,   /**< a thread per connection, any MPM */
+    WS_DRIVER_ASYNC       /**< back to the MPM between events */
+} ws_driver_e;
+
+typedef enum {
     WS_ORIGIN_UNSET = -1,
     WS_ORIGIN_SAME = 0,
     WS_ORIGIN_TRUSTED,
@@ -53,6 +60,7 @@ typedef struct {
     int deflate_memlevel;         /**< -1 = unset */
     int deflate_takeover;         /**< -1 = unset */
     apr_int64_t deflate_min_size; /**< -1 = unset */
+    int driver;                   /**< ws_driver_e */
 } ws_dir_conf_t;
 
 /** The effective values of a location, with defaults applied. */
@@ -68,6 +76,7 @@ typedef struct {
     ws_origin_check_e origin_check;
     const apr_array_header_t *trusted;
     int allow_reserved;
+    ws_driver_e driver;
     int deflate;                  /**< offer permessage-deflate */
     int deflate_window;           /**< 9..15, both directions */
     int deflate_memlevel;         /**< 1..9 */

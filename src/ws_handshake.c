@@ -15,6 +15,7 @@
 #include "http_protocol.h"
 #include "http_request.h"
 
+#include "ws_async.h"
 #include "ws_config.h"
 #include "ws_deflate.h"
 #include "ws_handshake.h"
@@ -128,6 +129,7 @@ static int switch_protocols(request_rec *r, ws_session_t *s, const char *key,
                             const char *deflate_response)
 {
     apr_table_t *h = r->headers_out;
+    int async;
 
     r->status = HTTP_SWITCHING_PROTOCOLS;
     r->status_line = ap_get_status_line(r->status);
@@ -159,10 +161,17 @@ static int switch_protocols(request_rec *r, ws_session_t *s, const char *key,
         return DONE;
     }
     ws_session_takeover(s);
+    async = ws_async_possible(r, s->settings->driver);
     ap_log_rerror(APLOG_MARK, APLOG_DEBUG, 0, r,
-                  WS_LOGNO(00205) "WebSocket connection open (version %d)",
-                  s->version);
-    ws_session_run(s);
+                  WS_LOGNO(00205) "WebSocket connection open (version %d, "
+                  "%s driver)", s->version, async ? "async" : "blocking");
+    if (async && ws_async_start(s)) {
+        /* the MPM gives the connection back to ws_async.c */
+        return OK;
+    }
+    if (!s->done) {
+        ws_session_run(s);
+    }
     ws_session_finish(s);
     ap_log_rerror(APLOG_MARK, APLOG_DEBUG, 0, r,
                   WS_LOGNO(00206) "WebSocket connection closed");

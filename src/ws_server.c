@@ -12,6 +12,7 @@
 
 #include "http_log.h"
 
+#include "ws_async.h"
 #include "ws_log.h"
 #include "ws_session.h"
 
@@ -135,6 +136,7 @@ static size_t send_queued(ws_session_t *s, unsigned int opcode,
                           const unsigned char *buf, size_t len)
 {
     int on_io = ws_session_on_io_thread(s);
+    int async;
     apr_time_t deadline = apr_time_now() + s->settings->send_timeout;
     ws_out_msg_t *m;
 
@@ -160,6 +162,17 @@ static size_t send_queued(ws_session_t *s, unsigned int opcode,
         if (on_io || now >= deadline) {
             apr_thread_mutex_unlock(s->mutex);
             return 0;
+        }
+        if (s->async) {
+            /* a parked connection drains only when someone writes: do
+             * it ourselves if nobody else is */
+            apr_thread_mutex_unlock(s->mutex);
+            if (ws_session_io_acquire(s, 0)) {
+                ws_async_service(s);
+                apr_thread_mutex_lock(s->mutex);
+                continue;
+            }
+            apr_thread_mutex_lock(s->mutex);
         }
         s->waiters++;
         apr_thread_cond_timedwait(s->room, s->mutex, deadline - now);
@@ -193,7 +206,14 @@ static size_t send_queued(ws_session_t *s, unsigned int opcode,
         s->wake_pending = 1;
         apr_pollset_wakeup(s->pollset);
     }
+    async = s->async && !on_io;
     apr_thread_mutex_unlock(s->mutex);
+    /* asynchronous driver: a parked connection has no thread to wake;
+     * write it from here unless another thread has the I/O (it then
+     * finds the queue non-empty when it gives the I/O up) */
+    if (async && ws_session_io_acquire(s, 0)) {
+        ws_async_service(s);
+    }
     return len;
 }
 

@@ -19,6 +19,7 @@
 
 #include "ws_bucket.h"
 #include "ws_deflate_filter.h"
+#include "ws_async.h"
 #include "ws_filters.h"
 #include "ws_log.h"
 #include "ws_session.h"
@@ -35,6 +36,41 @@ APLOG_USE_MODULE(websocket);
  * its memory while smaller ones reuse the buffer without reallocating */
 #define WS_KEEP_BUFFER (64 * 1024)
 #define WS_SHRINK_IDLE apr_time_from_sec(1)
+
+int ws_session_io_acquire(ws_session_t *s, int wait)
+{
+    apr_os_thread_t me = apr_os_thread_current();
+
+    apr_thread_mutex_lock(s->mutex);
+    while (s->io_busy) {
+        if (!wait || (s->io_thread_known && apr_os_thread_equal(
+                                                s->io_thread, me))) {
+            apr_thread_mutex_unlock(s->mutex);
+            return 0;
+        }
+        apr_thread_cond_wait(s->io_free, s->mutex);
+    }
+    s->io_busy = 1;
+    s->io_thread = me;
+    s->io_thread_known = 1;
+    apr_thread_mutex_unlock(s->mutex);
+    return 1;
+}
+
+int ws_session_io_release(ws_session_t *s)
+{
+    int work;
+
+    apr_thread_mutex_lock(s->mutex);
+    s->io_busy = 0;
+    s->io_thread_known = 0;
+    /* what arrived while we held it and nobody else could do */
+    work = s->queue_head != NULL
+           || (s->going_away && s->state == WS_STATE_OPEN);
+    apr_thread_cond_broadcast(s->io_free);
+    apr_thread_mutex_unlock(s->mutex);
+    return work;
+}
 
 int ws_session_on_io_thread(const ws_session_t *s)
 {
@@ -127,12 +163,20 @@ static void ws_child_stopping(apr_pool_t *pchild, int graceful)
     apr_thread_mutex_lock(registry_mutex);
     child_stopping = 1;
     for (s = registry_head; s != NULL; s = s->reg_next) {
+        int async;
+
         apr_thread_mutex_lock(s->mutex);
         s->going_away = 1;
         if (s->pollset) {
             apr_pollset_wakeup(s->pollset);
         }
+        async = s->async;
         apr_thread_mutex_unlock(s->mutex);
+        /* a parked connection has no thread to notice: say 1001 from
+         * here (a busy one's owner sees going_away before it parks) */
+        if (async && ws_session_io_acquire(s, 0)) {
+            ws_async_service(s);
+        }
     }
     apr_thread_mutex_unlock(registry_mutex);
 }
@@ -160,19 +204,19 @@ apr_status_t ws_session_create(ws_session_t **out, request_rec *r,
     s->io_thread = apr_os_thread_current();
     s->io_thread_known = 1;
 
+    /* the handler's thread does the I/O until a driver says otherwise */
+    s->io_busy = 1;
+
     rv = apr_thread_mutex_create(&s->mutex, APR_THREAD_MUTEX_DEFAULT,
                                  r->pool);
     if (rv == APR_SUCCESS) {
         rv = apr_thread_cond_create(&s->room, r->pool);
     }
     if (rv == APR_SUCCESS) {
-        rv = apr_pool_create(&s->hs_pool, r->pool);
+        rv = apr_thread_cond_create(&s->io_free, r->pool);
     }
     if (rv == APR_SUCCESS) {
-        /* one slot for the connection, plus the wake-up pipe APR adds;
-         * poll() rather than epoll: one short-lived set per connection */
-        rv = apr_pollset_create_ex(&s->pollset, 1, r->pool,
-                                   APR_POLLSET_WAKEABLE, APR_POLLSET_POLL);
+        rv = apr_pool_create(&s->hs_pool, r->pool);
     }
     if (rv != APR_SUCCESS) {
         return rv;
@@ -646,8 +690,7 @@ static int mid_frame(const ws_session_t *s)
            || (s->parser && (s->parser->hlen > 0 || s->parser->in_payload));
 }
 
-/* When ws_session_on_timer() next has something to do (0: never). */
-static apr_time_t next_due(const ws_session_t *s)
+apr_time_t ws_session_next_due(const ws_session_t *s)
 {
     const ws_settings_t *set = s->settings;
     apr_time_t t = 0;
@@ -751,10 +794,24 @@ void ws_session_on_timer(ws_session_t *s, apr_time_t now)
 
 void ws_session_run(ws_session_t *s)
 {
+    apr_pollset_t *ps;
     apr_pollfd_t pfd;
     const apr_pollfd_t *signalled;
     apr_int32_t n;
     apr_status_t rv;
+
+    /* one slot for the connection, plus the wake-up pipe APR adds;
+     * poll() rather than epoll: one short-lived set per connection */
+    rv = apr_pollset_create_ex(&ps, 1, s->r->pool, APR_POLLSET_WAKEABLE,
+                               APR_POLLSET_POLL);
+    if (rv != APR_SUCCESS) {
+        ap_log_cerror(APLOG_MARK, APLOG_ERR, rv, s->c,
+                      WS_LOGNO(00113) "cannot create a pollset");
+        return;
+    }
+    apr_thread_mutex_lock(s->mutex);
+    s->pollset = ps;
+    apr_thread_mutex_unlock(s->mutex);
 
     memset(&pfd, 0, sizeof(pfd));
 #if AP_MODULE_MAGIC_AT_LEAST(20120211, 129)
@@ -801,7 +858,7 @@ void ws_session_run(ws_session_t *s)
         if (more) {
             continue;
         }
-        due = next_due(s);
+        due = ws_session_next_due(s);
         now = apr_time_now();
         rv = apr_pollset_poll(s->pollset, due ? (due > now ? due - now : 0)
                                               : -1,

@@ -70,9 +70,15 @@ struct ws_session_t {
     apr_table_t *hs_headers;     /**< header_set() during on_connect */
     const char *hs_protocol;     /**< protocol_set() during on_connect */
     apr_pool_t *hs_pool;         /**< for the two above */
-    /* -- owned by the I/O thread -- */
-    apr_os_thread_t io_thread;
+    int async;                   /**< driven by ws_async.c */
+    int io_busy;                 /**< a thread does the connection's I/O */
+    apr_thread_cond_t *io_free;  /**< io_busy dropped */
+    apr_os_thread_t io_thread;   /**< that thread, if io_thread_known */
     int io_thread_known;
+    /* -- owned by the thread doing the I/O -- */
+    struct ws_timer_t *timer;    /**< baton of pending timed callbacks */
+    apr_time_t timer_at;         /**< earliest pending timed callback */
+    struct ws_conn_hold_t *hold; /**< the connection pool's link to us */
     int in_connect;              /**< inside on_connect */
     apr_pollset_t *pollset;      /**< blocking driver */
     ws_frame_parser_t *parser;   /**< WEBSOCKET_IN's, for its state */
@@ -162,6 +168,23 @@ void ws_session_send_close(ws_session_t *s, int code);
 /** Sends a close frame with the given payload and enters CLOSING. */
 void ws_session_close_payload(ws_session_t *s, const unsigned char *p,
                               apr_size_t len);
+
+/**
+ * Makes the calling thread the one that does the connection's I/O.
+ * @param wait 1: wait while another thread does; 0: give up at once
+ * @return 1 if the caller now owns the I/O, 0 if not (or it already did)
+ */
+int ws_session_io_acquire(ws_session_t *s, int wait);
+
+/**
+ * Gives the connection's I/O up.
+ * @return 1 if work arrived meanwhile that the caller should take the I/O
+ *         back for (queued sends, a stopping child)
+ */
+int ws_session_io_release(ws_session_t *s);
+
+/** When ws_session_on_timer() next has something to do (0: never). */
+apr_time_t ws_session_next_due(const ws_session_t *s);
 
 /** Whether the caller runs on the session's I/O thread. */
 int ws_session_on_io_thread(const ws_session_t *s);
