@@ -223,45 +223,42 @@ static const char *set_duration(cmd_parms *cmd, void *dconf, const char *arg)
     return parse_duration(cmd, arg, zero_ok, field);
 }
 
+/* One of three keywords, without regard to case; the error names all. */
+static const char *set_keyword(cmd_parms *cmd, const char *arg,
+                               const char *const names[3],
+                               const int values[3], int *out)
+{
+    int i;
+
+    for (i = 0; i < 3; i++) {
+        if (!strcasecmp(arg, names[i])) {
+            *out = values[i];
+            return NULL;
+        }
+    }
+    return apr_psprintf(cmd->pool, "%s: '%s' is not one of %s, %s or %s",
+                        cmd->cmd->name, arg, names[0], names[1], names[2]);
+}
+
 static const char *set_driver(cmd_parms *cmd, void *dconf, const char *arg)
 {
-    ws_dir_conf_t *conf = dconf;
+    static const char *const names[3] = {"Auto", "Blocking", "Async"};
+    static const int values[3] = {WS_DRIVER_AUTO, WS_DRIVER_BLOCKING,
+                                  WS_DRIVER_ASYNC};
 
-    if (!strcasecmp(arg, "Auto")) {
-        conf->driver = WS_DRIVER_AUTO;
-    }
-    else if (!strcasecmp(arg, "Blocking")) {
-        conf->driver = WS_DRIVER_BLOCKING;
-    }
-    else if (!strcasecmp(arg, "Async")) {
-        conf->driver = WS_DRIVER_ASYNC;
-    }
-    else {
-        return apr_psprintf(cmd->pool, "%s: '%s' is not one of Auto, "
-                            "Blocking or Async", cmd->cmd->name, arg);
-    }
-    return NULL;
+    return set_keyword(cmd, arg, names, values,
+                       &((ws_dir_conf_t *)dconf)->driver);
 }
 
 static const char *set_origin_check(cmd_parms *cmd, void *dconf,
                                     const char *arg)
 {
-    ws_dir_conf_t *conf = dconf;
+    static const char *const names[3] = {"Same", "Trusted", "Off"};
+    static const int values[3] = {WS_ORIGIN_SAME, WS_ORIGIN_TRUSTED,
+                                  WS_ORIGIN_OFF};
 
-    if (!strcasecmp(arg, "Same")) {
-        conf->origin_check = WS_ORIGIN_SAME;
-    }
-    else if (!strcasecmp(arg, "Trusted")) {
-        conf->origin_check = WS_ORIGIN_TRUSTED;
-    }
-    else if (!strcasecmp(arg, "Off")) {
-        conf->origin_check = WS_ORIGIN_OFF;
-    }
-    else {
-        return apr_psprintf(cmd->pool, "%s: '%s' is not one of Same, "
-                            "Trusted or Off", cmd->cmd->name, arg);
-    }
-    return NULL;
+    return set_keyword(cmd, arg, names, values,
+                       &((ws_dir_conf_t *)dconf)->origin_check);
 }
 
 /* scheme "://" host [":" port], nothing after; or the opaque "null" */
