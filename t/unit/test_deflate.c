@@ -14,21 +14,8 @@
 #include <apr_pools.h>
 #include <apr_strings.h>
 
+#include "ws_test.h"
 #include "ws_deflate.h"
-
-#define N_ROWS(t) ((int)(sizeof(t) / sizeof((t)[0])))
-
-static apr_pool_t *pool;
-
-static void setup(void)
-{
-    ck_assert_int_eq(apr_pool_create(&pool, NULL), APR_SUCCESS);
-}
-
-static void teardown(void)
-{
-    apr_pool_destroy(pool);
-}
 
 /* ---- negotiation ------------------------------------------------------ */
 
@@ -506,14 +493,5 @@ static Suite *deflate_suite(void)
 
 int main(void)
 {
-    SRunner *sr;
-    int failed;
-
-    apr_initialize();
-    sr = srunner_create(deflate_suite());
-    srunner_run_all(sr, CK_ENV);
-    failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    apr_terminate();
-    return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+    return ws_test_run(deflate_suite());
 }

@@ -12,47 +12,8 @@
 #include <apr_general.h>
 #include <apr_pools.h>
 
+#include "ws_test.h"
 #include "ws_frame.h"
-
-#define N_ROWS(t) ((int)(sizeof(t) / sizeof((t)[0])))
-
-/* Check records the location of every ck_assert (a write to the parent
- * process): in the inner loops, only a failure may cost that */
-#define REQUIRE(c) \
-    do { \
-        if (!(c)) { \
-            ck_abort_msg("Assertion '%s' failed", #c); \
-        } \
-    } while (0)
-#define REQUIRE_MSG(c, ...) \
-    do { \
-        if (!(c)) { \
-            ck_abort_msg(__VA_ARGS__); \
-        } \
-    } while (0)
-
-static apr_pool_t *pool;
-
-static void setup(void)
-{
-    ck_assert_int_eq(apr_pool_create(&pool, NULL), APR_SUCCESS);
-}
-
-static void teardown(void)
-{
-    apr_pool_destroy(pool);
-}
-
-/* xorshift32: a fixed, portable sequence for "random" masks and data */
-static apr_uint32_t rng = 2463534242u;
-
-static apr_uint32_t rnd(void)
-{
-    rng ^= rng << 13;
-    rng ^= rng >> 17;
-    rng ^= rng << 5;
-    return rng;
-}
 
 /* ---- building client frames --------------------------------------------- */
 
@@ -1237,14 +1198,5 @@ static Suite *frame_suite(void)
 
 int main(void)
 {
-    SRunner *sr;
-    int failed;
-
-    apr_initialize();
-    sr = srunner_create(frame_suite());
-    srunner_run_all(sr, CK_ENV);
-    failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    apr_terminate();
-    return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+    return ws_test_run(frame_suite());
 }

@@ -11,21 +11,8 @@
 #include <apr_pools.h>
 #include <apr_strings.h>
 
+#include "ws_test.h"
 #include "ws_hs.h"
-
-#define N_ROWS(t) ((int)(sizeof(t) / sizeof((t)[0])))
-
-static apr_pool_t *pool;
-
-static void setup(void)
-{
-    ck_assert_int_eq(apr_pool_create(&pool, NULL), APR_SUCCESS);
-}
-
-static void teardown(void)
-{
-    apr_pool_destroy(pool);
-}
 
 /* printf-safe display of a table string that may be NULL */
 static const char *show(const char *s)
@@ -387,14 +374,5 @@ static Suite *hs_suite(void)
 
 int main(void)
 {
-    SRunner *sr;
-    int failed;
-
-    apr_initialize();
-    sr = srunner_create(hs_suite());
-    srunner_run_all(sr, CK_ENV);
-    failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    apr_terminate();
-    return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+    return ws_test_run(hs_suite());
 }

@@ -14,41 +14,9 @@
 #include <apr_general.h>
 #include <apr_pools.h>
 
+#define WS_TEST_SEED 88172645u
+#include "ws_test.h"
 #include "ws_utf8.h"
-
-#define N_ROWS(t) ((int)(sizeof(t) / sizeof((t)[0])))
-
-/* Check records the location of every ck_assert (a write to the parent
- * process): in the inner loops, only a failure may cost that */
-#define REQUIRE_MSG(c, ...) \
-    do { \
-        if (!(c)) { \
-            ck_abort_msg(__VA_ARGS__); \
-        } \
-    } while (0)
-
-static apr_pool_t *pool;
-
-static void setup(void)
-{
-    ck_assert_int_eq(apr_pool_create(&pool, NULL), APR_SUCCESS);
-}
-
-static void teardown(void)
-{
-    apr_pool_destroy(pool);
-}
-
-/* xorshift32: a fixed, portable sequence */
-static apr_uint32_t rng = 88172645u;
-
-static apr_uint32_t rnd(void)
-{
-    rng ^= rng << 13;
-    rng ^= rng >> 17;
-    rng ^= rng << 5;
-    return rng;
-}
 
 /* ---- the reference validator -------------------------------------------- */
 
@@ -692,14 +660,5 @@ static Suite *utf8_suite(void)
 
 int main(void)
 {
-    SRunner *sr;
-    int failed;
-
-    apr_initialize();
-    sr = srunner_create(utf8_suite());
-    srunner_run_all(sr, CK_ENV);
-    failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    apr_terminate();
-    return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+    return ws_test_run(utf8_suite());
 }
