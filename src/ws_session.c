@@ -12,6 +12,7 @@
 #include "http_connection.h"
 #include "http_core.h"
 #include "http_log.h"
+#include "http_main.h"
 #include "http_protocol.h"
 #include "ap_mpm.h"
 #include "mpm_common.h"
@@ -149,22 +150,29 @@ static void ws_child_init(apr_pool_t *pchild, server_rec *srv)
     }
 }
 
-/* The MPM stops this child (graceful restart of an old generation,
- * graceful-stop): every open WebSocket is told, so that it sends 1001
- * (going away) and ends instead of holding the child up.  Runs on the
- * child's signal thread, not in a signal handler. */
-static void ws_child_stopping(apr_pool_t *pchild, int graceful)
+/* This child is stopping (graceful restart of an old generation,
+ * graceful-stop, or a threaded MPM retiring a process it finds surplus:
+ * more idle threads than MaxSpareThreads): every open WebSocket is told,
+ * so that it sends 1001 (going away) and ends instead of holding the child
+ * and its scoreboard slot for as long as the client stays.  Called by the
+ * child_stopping hook (threaded MPMs: on the child's signal thread, not in
+ * a signal handler) and by a session that finds the MPM stopping first
+ * (prefork runs the hook only at exit). */
+static void stop_sessions(void)
 {
     ws_session_t *s;
+    int n = 0, first;
 
     if (registry_mutex == NULL) {
         return;
     }
     apr_thread_mutex_lock(registry_mutex);
+    first = !child_stopping;
     child_stopping = 1;
     for (s = registry_head; s != NULL; s = s->reg_next) {
         int async;
 
+        n++;
         apr_thread_mutex_lock(s->mutex);
         s->going_away = 1;
         if (s->pollset) {
@@ -179,6 +187,20 @@ static void ws_child_stopping(apr_pool_t *pchild, int graceful)
         }
     }
     apr_thread_mutex_unlock(registry_mutex);
+    if (first && n > 0) {
+        /* an administrator who sees clients reconnecting wants to know
+         * why: a restart, a stop, or process maintenance */
+        ap_log_error(APLOG_MARK, APLOG_INFO, 0, ap_server_conf,
+                     WS_LOGNO(00114) "this process is stopping: closing %d "
+                     "WebSocket%s with 1001 (going away); if this happens "
+                     "without a restart or stop, httpd is retiring surplus "
+                     "processes (see MaxSpareThreads)", n, n == 1 ? "" : "s");
+    }
+}
+
+static void ws_child_stopping(apr_pool_t *pchild, int graceful)
+{
+    stop_sessions();
 }
 
 void ws_session_register_hooks(apr_pool_t *p)
@@ -730,6 +752,7 @@ void ws_session_on_timer(ws_session_t *s, apr_time_t now)
     if (!going_away && ap_mpm_query(AP_MPMQ_MPM_STATE, &mpm_state)
                            == APR_SUCCESS
         && mpm_state == AP_MPMQ_STOPPING) {
+        stop_sessions();
         going_away = 1;
     }
 

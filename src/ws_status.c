@@ -55,7 +55,7 @@ static int ws_status_post_config(apr_pool_t *pconf, apr_pool_t *plog,
     if (rv != APR_SUCCESS) {
         /* counts are a convenience: WebSockets work without them */
         ap_log_error(APLOG_MARK, APLOG_WARNING, rv, s,
-                     WS_LOGNO(00301) "no shared memory for the "
+                     WS_LOGNO(00501) "no shared memory for the "
                      "server-status counts of WebSockets");
         shm = NULL;
         slots = NULL;

@@ -686,7 +686,10 @@ case(7, 'ping flood', sub {
             if ($f->{opcode} == 10 && $f->{payload} eq $p) { $ok++ }
             else {
                 $bad++;
-                $err = "frame $f->{opcode} instead of pong $ok";
+                $err = "frame $f->{opcode} instead of pong $ok"
+                     . ($f->{opcode} == 8 ? ' (close '
+                        . ($f->{code} // 'none')
+                        . ')' : '');
                 last;
             }
         }

@@ -16,7 +16,7 @@ use Time::HiRes qw(time sleep);
 use Apache::Test qw(plan ok need_module);
 use Apache::TestUtil qw(t_cmp);
 use WSClient;
-use WSTest qw(case ncases run_cases log_mark wait_log);
+use WSTest qw(case ncases run_cases log_mark wait_log log_since);
 use WSMem qw(slow_factor);
 
 my $F = slow_factor();
@@ -114,7 +114,7 @@ sub {
 });
 
 # ---- graceful restart: 1001 to the old generation's connections --------
-case(4, 'graceful restart sends 1001 and new connections work', sub {
+case(5, 'graceful restart sends 1001 and new connections work', sub {
     my $pidfile = Apache::Test::vars()->{t_logs} . '/httpd.pid';
     open my $fh, '<', $pidfile or die "$pidfile: $!";
     chomp(my $parent = <$fh>);
@@ -129,6 +129,11 @@ case(4, 'graceful restart sends 1001 and new connections work', sub {
         $r->{code} // 'none'
     } @c;
     ok t_cmp("@codes", '1001 1001 1001', 'every connection got 1001');
+    # the administrator is told why the clients went (one line per child)
+    my $told = 0;
+    $told += $_ for log_since($mark) =~
+        /WS00114: this process is stopping: closing (\d+) /g;
+    ok t_cmp($told, 3, 'the error log names the 3 closed WebSockets');
     # the new generation is up
     ok wait_log($mark, qr/resuming normal operations/, 10 * $F);
     my $n = WSClient->connect(path => '/echo');
