@@ -844,7 +844,15 @@ void ws_session_run(ws_session_t *s)
     pfd.desc.s = ap_get_conn_socket(s->c);
     rv = pfd.desc.s ? APR_SUCCESS : APR_ENOTIMPL;
 #endif
-    if (rv != APR_SUCCESS || pfd.desc_type == APR_NO_DESC) {
+    if (rv == APR_SUCCESS && pfd.desc_type == APR_NO_DESC) {
+        /* httpd's word for "the input is closed already" (an HTTP/2
+         * stream whose client sent END_STREAM): the client has left */
+        ap_log_cerror(APLOG_MARK, APLOG_DEBUG, 0, s->c,
+                      WS_LOGNO(00115) "the client's side of the connection "
+                      "is closed already");
+        return;
+    }
+    if (rv != APR_SUCCESS) {
         ap_log_cerror(APLOG_MARK, APLOG_ERR, rv, s->c,
                       WS_LOGNO(00105) "cannot poll this connection");
         return;

@@ -10,8 +10,11 @@
 #     untouched, an idle WebSocket outlives the body timeout;
 #   - WebSockets over HTTP/2 (RFC 8441, mod_http2 with H2WebSockets on):
 #     h2 over TLS (ALPN, vhost mod_ssl) and cleartext h2c with prior
-#     knowledge (vhost h2c), driven by t/h2/h2ws.py (python3-h2).
-# The Autobahn walk over TLS is t/conformance_tls.t.
+#     knowledge (vhost h2c), driven by t/h2/h2ws.py (python3-h2), with
+#     permessage-deflate negotiated on the extended CONNECT and a client
+#     that sends END_STREAM with the CONNECT itself.
+# The Autobahn walk over TLS is t/conformance_tls.t, over HTTP/2
+# t/conformance_h2.t and t/conformance_h2c.t.
 use strict;
 use warnings FATAL => 'all';
 
@@ -61,11 +64,15 @@ sub run_json {
 }
 
 # t/h2/h2ws.py: one RFC 8441 WebSocket; $how is 'h2' (TLS, vhost mod_ssl)
-# or 'h2c' (cleartext, vhost h2c)
+# or 'h2c' (cleartext, vhost h2c); a hashref among the headers holds
+# options (end_stream => 1: END_STREAM on the extended CONNECT)
 sub h2ws {
     my ($how, $path, $script, @headers) = @_;
+    my %o = map { %$_ } grep { ref } @headers;
+    @headers = grep { !ref } @headers;
     my @a = ($PY, "$FindBin::Bin/h2/h2ws.py", '--timeout', $T,
              '--path', $path);
+    push @a, '--end-stream' if $o{end_stream};
     push @a, $how eq 'h2' ? ('--tls', '--ca', $CA,
                              '--port', port_of('mod_ssl', 1))
                           : ('--port', port_of('h2c'));
@@ -341,6 +348,72 @@ for my $how (qw(h2 h2c)) {
         }
         ok t_cmp($end{reset}, 1, "$how: RST_STREAM: on_disconnect once");
         ok t_cmp($end{drop}, 1, "$how: TCP gone: on_disconnect once");
+    });
+
+    # a client whose extended CONNECT carries END_STREAM has left before
+    # the WebSocket opened: the stream ends cleanly, and a client that
+    # simply left is no error for the error_log
+    case(4, "$how: END_STREAM on the extended CONNECT itself", sub {
+        $need->(4) or return;
+        my $tag = newtag();
+        my $mark = log_mark();
+        my $r = h2ws($how, '/count', [[wait_end => $T]], { end_stream => 1 },
+                     "x-tag=$tag");
+        ok t_cmp($r->{status}, 200, "$how: the WebSocket is accepted (200)");
+        ok t_cmp($r->{end} // 'open', 'end_stream',
+                 "$how: the server ends its side at once (END_STREAM, no "
+                 . 'RST_STREAM)');
+        my $re = qr/^ws_test_threads: disconnect tag=\Q$tag\E /m;
+        wait_log($mark, $re, $T);
+        sleep 0.3;
+        ok t_cmp(count_log($mark, $re), 1, "$how: on_disconnect once");
+        my @err = grep { /\[[\w.]+:(?:error|crit|alert|emerg)\]/ }
+                  split /\n/, WSTest::log_since($mark);
+        ok t_cmp(join("\n", @err), '',
+                 "$how: no error-level line in the error_log");
+    });
+
+    # permessage-deflate (RFC 7692) offered and answered in the extended
+    # CONNECT's sec-websocket-extensions: compressed messages both ways
+    case(7, "$how: permessage-deflate over the extended CONNECT", sub {
+        $need->(7) or return;
+        my $text = 'all work and no play makes a dull frame ' x 200;
+        my $bin = join '', map { chr(($_ * 7) & 0xff) x 3 } 0 .. 3000;
+        my $r = h2ws($how, '/pmd', [
+            [ztext => 'hello compressed'], [read => 1, $T],
+            [ztext => $text], [read => 1, $T],
+            [zbinary => $bin], [read => 1, $T],
+            [text => 'sent uncompressed'], [read => 1, $T],
+            [close => 1000, ''], [read_close => $T]],
+            'sec-websocket-extensions=permessage-deflate; '
+            . 'client_max_window_bits');
+        ok t_cmp($r->{status}, 200, "$how: /pmd accepted");
+        ok t_cmp($r->{headers}{'sec-websocket-extensions'} // 'none',
+                 'permessage-deflate; server_max_window_bits=12; '
+                 . 'client_max_window_bits=12',
+                 "$how: permessage-deflate answered on the stream's 200");
+        my @f = @{ $r->{frames} || [] };
+        ok t_cmp(join(',', map { "$_->{opcode}/$_->{rsv}" } @f[0 .. 3]),
+                 '1/4,1/4,2/4,1/4',
+                 "$how: four echoes, each compressed (RSV1)");
+        ok t_cmp($f[0] && $f[0]{payload}, 'hello compressed',
+                 "$how: a compressed text inflates to the message");
+        my $wire = $f[1] && $f[1]{payload} eq $text ? $f[1]{length} : undef;
+        ok t_cmp(defined $wire && $wire < length($text) / 10
+                 ? 'compressed'
+                 : 'on the wire: ' . ($wire // 'not the message'),
+                 'compressed',
+                 "$how: 8000 repetitive bytes cross the stream in under "
+                 . '800 and inflate byte for byte');
+        ok t_cmp($f[2] && $f[2]{payload} eq $bin ? 'same' : 'differs',
+                 'same',
+                 "$how: a compressed binary message echoed byte for byte");
+        ok t_cmp(($f[3] && $f[3]{payload}) . '/'
+                 . (($r->{results}[-1] || {})->{close} // 'none') . '/'
+                 . ($r->{end} // 'open'),
+                 'sent uncompressed/1000/end_stream',
+                 "$how: an uncompressed message is echoed too; close 1000, "
+                 . 'END_STREAM');
     });
 }
 

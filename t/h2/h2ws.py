@@ -7,7 +7,14 @@
 #
 #   h2ws.py --port N [--tls --ca FILE] [--host 127.0.0.1] [--path /echo]
 #           [--authority localhost:N] [--timeout S] [--header k=v ...]
-#           SCRIPT
+#           [--end-stream] SCRIPT
+#
+# --end-stream sends the extended CONNECT with END_STREAM on its HEADERS
+# frame (the client's side closed at once).  permessage-deflate (RFC 7692)
+# is spoken when the server's 200 accepts it (--header
+# sec-websocket-extensions=...): frames with RSV1 are inflated (their
+# "payload" is the inflated message, "length" stays the length on the
+# wire), with the windows and context takeover the response names.
 #
 # SCRIPT is a JSON list of actions (or @FILE holding one), run in order:
 #   ["text", S] ["binary", S] ["ping", S] ["pong", S]   one masked frame
@@ -15,11 +22,14 @@
 #   ["close", CODE or null, REASON]                    a close frame
 #   ["split", OPCODE, S, N]   one frame written as DATA frames of N bytes
 #   ["batch", [[OPCODE, S], ...]]   several frames in ONE DATA frame
+#   ["ztext", S] ["zbinary", S]   one compressed message (permessage-
+#                             deflate, RSV1 set)
 #   ["read", N, SECS]         read N WebSocket frames
 #   ["read_close", SECS]      read frames up to the close frame, then wait
 #                             for the end of the stream
 #   ["quiet", SECS]           no frame may arrive for SECS
 #   ["sleep", SECS]
+#   ["wait_end", SECS]        wait for the end of the stream
 #   ["reset"]                 RST_STREAM (CANCEL) on the WebSocket stream
 #   ["drop"]                  close the TCP connection without a word
 #   ["senders", SECS]         the /senders scenario of t/threads.t (64 plugin
@@ -39,6 +49,7 @@ import ssl
 import struct
 import sys
 import time
+import zlib
 
 import h2.config
 import h2.connection
@@ -65,6 +76,34 @@ def b(s):
     return s.encode('latin-1') if isinstance(s, str) else bytes(s)
 
 
+class Deflate:
+    """permessage-deflate as the server's answer (RFC 7692 section 7)
+    negotiated it."""
+
+    def __init__(self, answer):
+        p = {}
+        for part in answer.split(';')[1:]:
+            k, _, v = part.strip().partition('=')
+            p[k.lower()] = v.strip('"')
+        self.cbits = int(p.get('client_max_window_bits') or 15)
+        self.sbits = int(p.get('server_max_window_bits') or 15)
+        self.c_reset = 'client_no_context_takeover' in p
+        self.s_reset = 'server_no_context_takeover' in p
+        self.comp = self.decomp = None
+
+    def compress(self, data):
+        if self.comp is None or self.c_reset:
+            self.comp = zlib.compressobj(wbits=-self.cbits)
+        out = self.comp.compress(data) + self.comp.flush(zlib.Z_SYNC_FLUSH)
+        assert out.endswith(b'\x00\x00\xff\xff')
+        return out[:-4]
+
+    def inflate(self, data):
+        if self.decomp is None or self.s_reset:
+            self.decomp = zlib.decompressobj(wbits=-self.sbits)
+        return self.decomp.decompress(data + b'\x00\x00\xff\xff')
+
+
 class H2WS:
     def __init__(self, a):
         self.a = a
@@ -75,6 +114,7 @@ class H2WS:
         self.status = None
         self.headers = {}
         self.connect_protocol = None
+        self.deflate = None
         sock = socket.create_connection((a.host, a.port), timeout=a.timeout)
         self.alpn = None
         if a.tls:
@@ -176,10 +216,13 @@ class H2WS:
         for h in a.header:
             k, v = h.split('=', 1)
             hdrs.append((k.lower(), v))
-        self.conn.send_headers(self.sid, hdrs)
+        self.conn.send_headers(self.sid, hdrs, end_stream=a.end_stream)
         self.flush()
         while self.status is None and self.end is None and self.pump(deadline):
             pass
+        ext = self.headers.get('sec-websocket-extensions', '')
+        if ext.split(';')[0].strip() == 'permessage-deflate':
+            self.deflate = Deflate(ext)
 
     def send_data(self, data, deadline):
         while data:
@@ -231,6 +274,9 @@ class H2WS:
         if f['opcode'] == 8 and n >= 2:
             f['code'] = struct.unpack('!H', p[:2])[0]
             f['reason'] = p[2:].decode('latin-1')
+        if f['rsv'] & 4 and self.deflate and f['opcode'] in (1, 2):
+            # (the servers under test send compressed messages unfragmented)
+            p = self.deflate.inflate(p)
         f['payload'] = p.decode('latin-1')
         f['_raw'] = p
         return f
@@ -257,6 +303,17 @@ class H2WS:
 
     def do_binary(self, s):
         self._send(2, s)
+
+    def _zsend(self, opcode, s):
+        frame = bytearray(encode_frame(opcode, self.deflate.compress(b(s))))
+        frame[0] |= 0x40                                # RSV1
+        self.send_data(bytes(frame), time.time() + self.a.timeout)
+
+    def do_ztext(self, s):
+        self._zsend(1, s)
+
+    def do_zbinary(self, s):
+        self._zsend(2, s)
 
     def do_ping(self, s):
         self._send(9, s)
@@ -304,6 +361,12 @@ class H2WS:
 
     def do_sleep(self, secs):
         time.sleep(secs)
+
+    def do_wait_end(self, secs):
+        deadline = time.time() + secs
+        while self.end is None and self.pump(deadline):
+            pass
+        return {'end': self.end}
 
     def do_reset(self):
         """RST_STREAM (CANCEL): the client abandons the WebSocket."""
@@ -384,6 +447,7 @@ def main():
     ap.add_argument('--authority')
     ap.add_argument('--timeout', type=float, default=10)
     ap.add_argument('--header', action='append', default=[])
+    ap.add_argument('--end-stream', action='store_true')
     ap.add_argument('script')
     a = ap.parse_args()
     a.authority = a.authority or 'localhost:%d' % a.port

@@ -44,6 +44,14 @@ reason is valid UTF-8, nothing follows it, and the server closes TCP
 =back
 
 WS_CONFORMANCE_SSL=1 runs every case over TLS (the mod_ssl vhost).
+WS_CONFORMANCE_H2=h2 (TLS, ALPN) or h2c (cleartext, prior knowledge) runs
+every case as a WebSocket over HTTP/2 (RFC 8441): the client talks to
+t/h2/h2bridge.py (t/lib/H2Bridge.pm), which turns each connection into an
+extended CONNECT stream on shared h2 connections to httpd.  There the
+server's close of the WebSocket is the end of its stream: END_STREAM is
+relayed as an orderly FIN, a RST_STREAM as a reset, so the checks above
+stay as they are; the 101 is the bridge's translation of the stream's 200
+and must name the h2 stream that carries it (X-H2-Bridge).
 Every read is bounded by a timeout ($Conformance::TIMEOUT, default 5 s or
 WS_TEST_TIMEOUT).
 
@@ -80,7 +88,11 @@ WS_TEST_TIMEOUT).
                     first byte that makes the sequence invalid; length when
                     only the end is missing (a truncated code point)
   case($id, $desc, $code, %opt)  register a case (opt: path, connect =>
-                    {...}, noconnect => 1); ncases(); run_cases()
+                    {...}, noconnect => 1, last => 1: runs after all
+                    others); ncases(); run_cases()
+  Conformance::bridge()  the H2Bridge of a WS_CONFORMANCE_H2 run (undef
+                    otherwise); Conformance::connects()  how many cases
+                    connected so far
 
 =cut
 
@@ -140,12 +152,28 @@ sub hexdump {
 
 # ---- connection ----------------------------------------------------------
 
+my ($bridge, $bridge_error, $connects);
+
+sub bridge   { $bridge }
+sub connects { $connects || 0 }
+
+# "TCP" in the messages below is the stream when the cases go over h2
+sub _tcp { $bridge ? 'the stream' : 'TCP' }
+
 sub new {
     my ($class, %a) = @_;
     my $self = bless { problems => [], events => [], seen => 0,
                        close => undef, open => undef, done => 0 }, $class;
     $a{path} = '/echo' unless defined $a{path};
     $a{timeout} ||= $TIMEOUT;
+    if ($ENV{WS_CONFORMANCE_H2}) {
+        unless ($bridge) {
+            $self->problem("no h2 bridge: $bridge_error");
+            return $self;
+        }
+        $a{port} = $bridge->port;
+    }
+    $connects++;
     my $c = eval { WSClient->connect(%a) };
     unless ($c) {
         $self->problem("connect failed: $@");
@@ -158,6 +186,15 @@ sub new {
         delete $self->{c};
     } elsif (!$c->accept_ok) {
         $self->problem('handshake: wrong Sec-WebSocket-Accept');
+    }
+    if ($bridge && $self->{c}) {
+        my $via = $c->header('X-H2-Bridge') || '';
+        if ($via =~ /^conn=(\d+) stream=(\d+)$/) {
+            @$self{qw(h2conn h2stream)} = ($1, $2);
+        } else {
+            $self->problem('the bridge did not carry the WebSocket over '
+                           . $bridge->how);
+        }
     }
     $self;
 }
@@ -336,7 +373,7 @@ sub expect {
         my $g = $self->{events}[ $self->{seen} ];
         unless ($g) {
             my $why = $self->{close} ? 'got ' . _describe($self->{close})
-                    : $self->{eof} ? 'the server closed TCP'
+                    : $self->{eof} ? 'the server closed ' . _tcp()
                     : "nothing within ${timeout}s";
             $self->problem("expected $kind\[" . length($data) . "] "
                            . hexdump($data) . ": $why");
@@ -370,7 +407,7 @@ sub silence {
     }
     if ($self->{eof}) {
         $self->problem(($what ? "$what: " : '')
-                       . 'the server closed TCP unexpectedly');
+                       . 'the server closed ' . _tcp() . ' unexpectedly');
         return 0;
     }
     1;
@@ -407,15 +444,17 @@ sub _finish {
     my $ws = defined $want ? $want : '(no code)';
     unless ($cl) {
         $self->problem("expected $what close $ws: "
-                       . ($self->{eof} ? ($self->{reset} ? 'connection reset'
-                                          : 'TCP closed without a close frame')
+                       . ($self->{eof} ? ($self->{reset} ? _tcp() . ' reset'
+                                          : _tcp() . ' closed without a '
+                                            . 'close frame')
                                        : "no close frame within ${timeout}s"));
         return 0;
     }
     my $gc = defined $cl->{code} ? $cl->{code} : '(no code)';
     $self->problem("$what close: got code $gc, expected $ws")
         if $gc ne $ws;
-    # nothing may follow the close frame, and the server closes TCP
+    # nothing may follow the close frame, and the server closes TCP (over
+    # h2: ends the stream with END_STREAM, which the bridge relays as FIN)
     my $c = $self->{c};
     my $t0 = time;
     my $eof = $c->wait_eof(timeout => $timeout);
@@ -423,16 +462,20 @@ sub _finish {
     my $trail = $c->{trailing_bytes};
     $self->problem('bytes after the close frame: ' . hexdump($trail))
         if length $trail;
+    my ($close, $closed, $rst) = $bridge
+        ? ('end the stream (END_STREAM)', 'ended the stream',
+           'reset the stream (RST_STREAM)')
+        : ('close TCP', 'closed TCP', 'reset the connection (RST)');
     if (!$eof) {
-        $self->problem("server did not close TCP within ${timeout}s after "
+        $self->problem("server did not $close within ${timeout}s after "
                        . 'its close frame');
     } elsif ($c->reset) {
-        $self->problem('server reset the connection (RST) instead of an '
-                       . 'orderly close after its close frame');
+        $self->problem("server $rst instead of an orderly close after "
+                       . 'its close frame');
     } elsif ($took > $PROMPT) {
         # SPEC 4: after a close reply, and after failing the connection,
         # the server closes TCP at once (it does not wait for anything)
-        $self->problem(sprintf 'server closed TCP only %.1fs after its '
+        $self->problem(sprintf "server $closed only %.1fs after its "
                        . 'close frame (expected at once)', $took);
     }
     $self->{done} = 1;
@@ -480,6 +523,12 @@ sub ncases { scalar @cases }
 
 sub run_cases {
     my $ok = main->can('ok') or die "ok() not imported into main\n";
+    if (my $how = $ENV{WS_CONFORMANCE_H2}) {
+        require H2Bridge;
+        $bridge = eval { H2Bridge->start($how) };
+        $bridge_error = $@ || 'not started';
+        chomp $bridge_error;
+    }
     my $diag = main->can('diag') || sub { print STDERR map { "# $_\n" } @_ };
     # a server that hangs makes every case wait for its timeouts: stop
     # trying after a budget so the suite stays bounded (scaled like the
@@ -487,7 +536,8 @@ sub run_cases {
     my $scale = $TIMEOUT > 5 ? $TIMEOUT / 5 : 1;
     my $budget = ($ENV{WS_CONFORMANCE_BUDGET} || 300) * $scale;
     my $start = time;
-    for my $k (@cases) {
+    for my $k ((grep { !$_->{opt}{last} } @cases),
+               (grep { $_->{opt}{last} } @cases)) {
         if (time - $start > $budget) {
             $ok->(0, "$k->{id} $k->{desc} (not run: time budget of "
                      . "${budget}s exhausted)");
@@ -514,6 +564,11 @@ sub run_cases {
             printf "# %s took %.2fs\n", $k->{id}, time - $t0;
         }
     }
+    if ($bridge) {
+        $bridge->stop;
+        undef $bridge;
+    }
+    1;
 }
 
 1;
