@@ -30,12 +30,25 @@
  *  - Something that must end a parked connection (a failed write on a
  *    plugin thread, an expired deadline) shuts the socket's read side
  *    down: the MPM sees it readable and our hook finishes the session.
+ *  - Parking costs a round through the MPM for the next message (the
+ *    worker adds the socket to the listener's pollset, the listener
+ *    wakes, removes it and queues the connection for a worker).  A busy
+ *    connection therefore stays on its worker for a short while
+ *    (WS_LINGER) after a pass that read something no longer than
+ *    WS_LINGER after the input before it, waiting for its next
+ *    bytes with poll() on a small per-thread pollset that senders can
+ *    wake; at most half of a child's workers linger at once, so that the
+ *    others stay free for everyone else.  An idle connection parks.
  */
 #include "httpd.h"
 
 #include <stdlib.h>
+#include <string.h>
 
+#include "apr_atomic.h"
+#include "apr_poll.h"
 #include "apr_thread_mutex.h"
+#include "apr_thread_proc.h"
 
 #include "ap_mpm.h"
 #include "http_config.h"
@@ -63,6 +76,23 @@ typedef struct ws_conn_hold_t {
 } ws_conn_hold_t;
 
 static apr_thread_mutex_t *timer_mutex;
+
+/* How long a busy connection waits on its worker for more input before
+ * it is parked: about the round trip of a client answering at once. */
+#define WS_LINGER apr_time_from_msec(2)
+
+/* Workers lingering now, and how many may (half the child's threads). */
+static apr_uint32_t lingering;
+static apr_uint32_t linger_max;
+static apr_threadkey_t *linger_key;
+
+/* A worker thread's own pollset for lingering: one slot plus the wake-up
+ * pipe, poll() so that adding and removing the socket costs no system
+ * call; it lives in a pool of the thread's own until the thread exits. */
+typedef struct {
+    apr_pool_t *pool;
+    apr_pollset_t *ps;
+} ws_linger_t;
 
 int ws_async_possible(request_rec *r, int driver)
 {
@@ -340,6 +370,87 @@ int ws_async_start(ws_session_t *s)
     return 1;
 }
 
+static void linger_free(void *data)
+{
+    ws_linger_t *l = data;
+
+    if (l != NULL) {
+        apr_pool_destroy(l->pool);
+    }
+}
+
+static ws_linger_t *thread_linger(void)
+{
+    ws_linger_t *l = NULL;
+    apr_pool_t *p;
+
+    if (linger_key == NULL) {
+        return NULL;
+    }
+    if (apr_threadkey_private_get((void **)&l, linger_key) == APR_SUCCESS
+        && l != NULL) {
+        return l;
+    }
+    /* unmanaged: created from a worker thread, freed at its exit */
+    if (apr_pool_create_unmanaged_ex(&p, NULL, NULL) != APR_SUCCESS) {
+        return NULL;
+    }
+    l = apr_palloc(p, sizeof(*l));
+    l->pool = p;
+    if (apr_pollset_create_ex(&l->ps, 1, p, APR_POLLSET_WAKEABLE,
+                              APR_POLLSET_POLL) != APR_SUCCESS
+        || apr_threadkey_private_set(l, linger_key) != APR_SUCCESS) {
+        apr_pool_destroy(p);
+        return NULL;
+    }
+    return l;
+}
+
+/* After a pass that read something: waits up to WS_LINGER on this worker
+ * for more input or a sender's wake-up.  Returns 1 if the connection has
+ * something to do now, 0 if it should be parked. */
+static int linger(ws_session_t *s)
+{
+    ws_linger_t *l;
+    apr_pollfd_t pfd;
+    const apr_pollfd_t *out;
+    apr_int32_t n = 0;
+    apr_status_t rv = APR_TIMEUP;
+    int work;
+
+    if (apr_atomic_inc32(&lingering) >= linger_max) {
+        apr_atomic_dec32(&lingering);
+        return 0;
+    }
+    l = thread_linger();
+    memset(&pfd, 0, sizeof(pfd));
+    if (l == NULL || ap_get_pollfd_from_conn(s->c, &pfd, NULL) != APR_SUCCESS
+        || pfd.desc_type != APR_POLL_SOCKET) {
+        apr_atomic_dec32(&lingering);
+        return 0;
+    }
+    pfd.reqevents = APR_POLLIN;
+    if (apr_pollset_add(l->ps, &pfd) != APR_SUCCESS) {
+        apr_atomic_dec32(&lingering);
+        return 0;
+    }
+    /* senders wake this pollset while we wait (send_queued) */
+    apr_thread_mutex_lock(s->mutex);
+    work = s->queue_head != NULL
+           || (s->going_away && s->state == WS_STATE_OPEN);
+    s->pollset = l->ps;
+    apr_thread_mutex_unlock(s->mutex);
+    if (!work) {
+        rv = apr_pollset_poll(l->ps, WS_LINGER, &n, &out);
+    }
+    apr_thread_mutex_lock(s->mutex);
+    s->pollset = NULL;
+    apr_thread_mutex_unlock(s->mutex);
+    apr_pollset_remove(l->ps, &pfd);
+    apr_atomic_dec32(&lingering);
+    return work || n > 0 || APR_STATUS_IS_EINTR(rv);
+}
+
 /* One pass over a connection the MPM hands us: read, write, timers;
  * then park it or end it. */
 static int ws_async_process_connection(conn_rec *c)
@@ -357,6 +468,8 @@ static int ws_async_process_connection(conn_rec *c)
     ws_session_io_acquire(s, 1);
     ws_filters_claimed(c);
     for (;;) {
+        apr_time_t rx = s->last_rx;
+
         do {
             more = ws_session_on_readable(s);
             if (!s->done) {
@@ -368,6 +481,12 @@ static int ws_async_process_connection(conn_rec *c)
         } while (more && !s->done);
         if (s->done) {
             break;
+        }
+        /* input came, and came soon after the previous input: the next
+         * bytes are likely on their way */
+        if (s->last_rx != rx && s->last_rx - rx <= WS_LINGER
+            && linger(s)) {
+            continue; /* busy: stay on this worker */
         }
         schedule(s);
         if (!ws_session_io_release(s) || !ws_session_io_acquire(s, 0)) {
@@ -388,7 +507,7 @@ static int ws_async_process_connection(conn_rec *c)
 
 static void ws_async_child_init(apr_pool_t *pchild, server_rec *s)
 {
-    int can = 0;
+    int can = 0, threads = 0;
 
 #ifdef AP_MPMQ_CAN_WAITIO
     if (ap_mpm_query(AP_MPMQ_CAN_WAITIO, &can) != APR_SUCCESS) {
@@ -407,6 +526,14 @@ static void ws_async_child_init(apr_pool_t *pchild, server_rec *s)
         return;
     }
     apr_pool_pre_cleanup_register(pchild, NULL, timer_thread_stop);
+    if (ap_mpm_query(AP_MPMQ_MAX_THREADS, &threads) != APR_SUCCESS) {
+        threads = 2;
+    }
+    linger_max = threads >= 2 ? (apr_uint32_t)threads / 2 : 1;
+    if (apr_threadkey_private_create(&linger_key, linger_free, pchild)
+        != APR_SUCCESS) {
+        linger_key = NULL; /* no lingering: every pass parks */
+    }
 }
 
 void ws_async_register_hooks(apr_pool_t *p)

@@ -108,10 +108,10 @@ ws_settings_t *ws_config_settings(request_rec *r)
                           : WS_ORIGIN_SAME;
     s->trusted = conf->trusted;
     s->allow_reserved = conf->allow_reserved == 1;
-    /* Blocking until the asynchronous driver has proven itself under the
-     * whole test suite (see README, WebSocketDriver) */
+    /* Auto: asynchronous where the MPM can wait for I/O (event MPM of
+     * httpd 2.4.63 and later, HTTP/1.1), blocking elsewhere */
     s->driver = conf->driver != WS_DRIVER_UNSET ? (ws_driver_e)conf->driver
-                                                : WS_DRIVER_BLOCKING;
+                                                : WS_DRIVER_AUTO;
     s->deflate = conf->deflate != 0;
     s->deflate_window = conf->deflate_window != -1
                             ? conf->deflate_window

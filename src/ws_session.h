@@ -80,7 +80,9 @@ struct ws_session_t {
     apr_time_t timer_at;         /**< earliest pending timed callback */
     struct ws_conn_hold_t *hold; /**< the connection pool's link to us */
     int in_connect;              /**< inside on_connect */
-    apr_pollset_t *pollset;      /**< blocking driver */
+    apr_pollset_t *pollset;      /**< what the I/O thread waits in (blocking
+                                      driver, lingering async worker):
+                                      senders wake it (mutex) */
     ws_frame_parser_t *parser;   /**< WEBSOCKET_IN's, for its state */
     apr_bucket_brigade *in_bb;
     apr_bucket_brigade *out_bb;

@@ -45,6 +45,9 @@ sub available {
     my $how = shift;
     return 'mod_http2 not loaded'
         unless Apache::Test::have_module('mod_http2.c');
+    # mod_http2 says so at start-up (AH10034): no HTTP/2 on prefork
+    return 'mod_http2 is inactive on the prefork MPM'
+        if (Apache::Test::config()->{server}{mpm} // '') eq 'prefork';
     return 'mod_ssl not loaded'
         if $how eq 'h2' && !Apache::Test::have_module('mod_ssl.c');
     return "$PYTHON with python3-h2 missing"
