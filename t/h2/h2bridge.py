@@ -56,6 +56,8 @@ import sys
 import time
 import traceback
 
+from h2sock import open_h2_socket
+
 import h2.config
 import h2.connection
 import h2.errors
@@ -122,18 +124,10 @@ class Upstream:
         self.max_streams = None
         self.total = 0
         self.peak = 0
-        sock = socket.create_connection((a.host, a.port), timeout=a.timeout)
-        sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-        self.alpn = None
-        if a.tls:
-            ctx = ssl.create_default_context(cafile=a.ca)
-            ctx.set_alpn_protocols(['h2'])
-            sock = ctx.wrap_socket(sock, server_hostname=a.sni)
-            self.alpn = sock.selected_alpn_protocol()
-            if self.alpn != 'h2':
-                sock.close()
-                raise IOError('ALPN: server chose %r, not h2' % self.alpn)
-        sock.setblocking(False)
+        sock, self.alpn = open_h2_socket(a, nodelay=True)
+        if a.tls and self.alpn != 'h2':
+            sock.close()
+            raise IOError('ALPN: server chose %r, not h2' % self.alpn)
         self.sock = sock
         cfg = h2.config.H2Configuration(client_side=True,
                                         header_encoding='utf-8')

@@ -51,6 +51,8 @@ import sys
 import time
 import zlib
 
+from h2sock import open_h2_socket
+
 import h2.config
 import h2.connection
 import h2.events
@@ -115,15 +117,7 @@ class H2WS:
         self.headers = {}
         self.connect_protocol = None
         self.deflate = None
-        sock = socket.create_connection((a.host, a.port), timeout=a.timeout)
-        self.alpn = None
-        if a.tls:
-            ctx = ssl.create_default_context(cafile=a.ca)
-            ctx.set_alpn_protocols(['h2'])
-            sock = ctx.wrap_socket(sock, server_hostname=a.sni)
-            self.alpn = sock.selected_alpn_protocol()
-        sock.setblocking(False)
-        self.sock = sock
+        self.sock, self.alpn = open_h2_socket(a)
         cfg = h2.config.H2Configuration(client_side=True,
                                         header_encoding='utf-8')
         self.conn = h2.connection.H2Connection(config=cfg)
