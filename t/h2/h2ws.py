@@ -44,7 +44,6 @@ import argparse
 import json
 import os
 import select
-import socket
 import ssl
 import struct
 import sys
