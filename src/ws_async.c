@@ -43,7 +43,6 @@
 #include "httpd.h"
 
 #include <stdlib.h>
-#include <string.h>
 
 #include "apr_atomic.h"
 #include "apr_poll.h"
@@ -70,9 +69,11 @@ typedef struct ws_timer_t {
     int pending;       /* callbacks registered and not yet run */
 } ws_timer_t;
 
-/* The connection pool's link to the session (which lives in r->pool). */
+/* The connection pool's link to the session (which lives in r->pool),
+ * and the connection's socket as a pollfd, for lingering. */
 typedef struct ws_conn_hold_t {
     ws_session_t *s;   /* NULL once the session is over */
+    apr_pollfd_t pfd;  /* desc_type APR_NO_DESC: no lingering */
 } ws_conn_hold_t;
 
 static apr_thread_mutex_t *timer_mutex;
@@ -360,8 +361,13 @@ int ws_async_start(ws_session_t *s)
         session_over(s);
         return 0;
     }
-    hold = apr_palloc(c->pool, sizeof(*hold));
+    hold = apr_pcalloc(c->pool, sizeof(*hold));
     hold->s = s;
+    if (ap_get_pollfd_from_conn(c, &hold->pfd, NULL) != APR_SUCCESS
+        || hold->pfd.desc_type != APR_POLL_SOCKET) {
+        hold->pfd.desc_type = APR_NO_DESC;
+    }
+    hold->pfd.reqevents = APR_POLLIN;
     s->hold = hold;
     apr_pool_pre_cleanup_register(c->pool, hold, conn_gone);
     ap_set_module_config(c->conn_config, &websocket_module, s);
@@ -412,41 +418,28 @@ static ws_linger_t *thread_linger(void)
 static int linger(ws_session_t *s)
 {
     ws_linger_t *l;
-    apr_pollfd_t pfd;
     const apr_pollfd_t *out;
     apr_int32_t n = 0;
     apr_status_t rv = APR_TIMEUP;
-    int work;
+    int work = 0;
 
-    if (apr_atomic_inc32(&lingering) >= linger_max) {
-        apr_atomic_dec32(&lingering);
-        return 0;
+    if (apr_atomic_inc32(&lingering) < linger_max
+        && (l = thread_linger()) != NULL
+        && apr_pollset_add(l->ps, &s->hold->pfd) == APR_SUCCESS) {
+        /* senders wake this pollset while we wait (send_queued) */
+        apr_thread_mutex_lock(s->mutex);
+        work = s->queue_head != NULL
+               || (s->going_away && s->state == WS_STATE_OPEN);
+        s->pollset = l->ps;
+        apr_thread_mutex_unlock(s->mutex);
+        if (!work) {
+            rv = apr_pollset_poll(l->ps, WS_LINGER, &n, &out);
+        }
+        apr_thread_mutex_lock(s->mutex);
+        s->pollset = NULL;
+        apr_thread_mutex_unlock(s->mutex);
+        apr_pollset_remove(l->ps, &s->hold->pfd);
     }
-    l = thread_linger();
-    memset(&pfd, 0, sizeof(pfd));
-    if (l == NULL || ap_get_pollfd_from_conn(s->c, &pfd, NULL) != APR_SUCCESS
-        || pfd.desc_type != APR_POLL_SOCKET) {
-        apr_atomic_dec32(&lingering);
-        return 0;
-    }
-    pfd.reqevents = APR_POLLIN;
-    if (apr_pollset_add(l->ps, &pfd) != APR_SUCCESS) {
-        apr_atomic_dec32(&lingering);
-        return 0;
-    }
-    /* senders wake this pollset while we wait (send_queued) */
-    apr_thread_mutex_lock(s->mutex);
-    work = s->queue_head != NULL
-           || (s->going_away && s->state == WS_STATE_OPEN);
-    s->pollset = l->ps;
-    apr_thread_mutex_unlock(s->mutex);
-    if (!work) {
-        rv = apr_pollset_poll(l->ps, WS_LINGER, &n, &out);
-    }
-    apr_thread_mutex_lock(s->mutex);
-    s->pollset = NULL;
-    apr_thread_mutex_unlock(s->mutex);
-    apr_pollset_remove(l->ps, &pfd);
     apr_atomic_dec32(&lingering);
     return work || n > 0 || APR_STATUS_IS_EINTR(rv);
 }
@@ -485,7 +478,7 @@ static int ws_async_process_connection(conn_rec *c)
         /* input came, and came soon after the previous input: the next
          * bytes are likely on their way */
         if (s->last_rx != rx && s->last_rx - rx <= WS_LINGER
-            && linger(s)) {
+            && s->hold->pfd.desc_type == APR_POLL_SOCKET && linger(s)) {
             continue; /* busy: stay on this worker */
         }
         schedule(s);

@@ -125,25 +125,6 @@ static int refuse(request_rec *r)
     return OK;
 }
 
-/* Whether the client has already closed its side of the connection.
- * HTTP/2: an extended CONNECT (RFC 8441) sent with END_STREAM on its
- * HEADERS frame has no request body at all, and mod_http2 reports such a
- * stream's input as closed with APR_NO_DESC (ap_get_pollfd_from_conn).
- * The client left before the WebSocket opened, as with a TCP FIN right
- * after the handshake: nothing to run, and nothing to log as an error. */
-static int input_closed(conn_rec *c)
-{
-#if AP_MODULE_MAGIC_AT_LEAST(20120211, 129)
-    apr_pollfd_t pfd;
-
-    memset(&pfd, 0, sizeof(pfd));
-    return ap_get_pollfd_from_conn(c, &pfd, NULL) == APR_SUCCESS
-           && pfd.desc_type == APR_NO_DESC;
-#else
-    return 0;
-#endif
-}
-
 static int switch_protocols(request_rec *r, ws_session_t *s, const char *key,
                             const char *deflate_response)
 {
@@ -178,13 +159,6 @@ static int switch_protocols(request_rec *r, ws_session_t *s, const char *key,
     if (r->connection->aborted) {
         ws_session_finish(s);
         return DONE;
-    }
-    if (input_closed(r->connection)) {
-        ap_log_rerror(APLOG_MARK, APLOG_DEBUG, 0, r,
-                      WS_LOGNO(00211) "the client closed its side with the "
-                      "request (HTTP/2 END_STREAM): WebSocket closed at once");
-        ws_session_finish(s);
-        return OK;
     }
     ws_session_takeover(s);
     async = ws_async_possible(r, s->settings->driver);

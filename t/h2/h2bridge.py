@@ -56,7 +56,7 @@ import sys
 import time
 import traceback
 
-from h2sock import open_h2_socket
+from h2sock import connect_protocol, open_h2_socket
 
 import h2.config
 import h2.connection
@@ -261,12 +261,7 @@ class Bridge:
         E = h2.events
         loc = u.streams.get(getattr(ev, 'stream_id', None))
         if isinstance(ev, E.RemoteSettingsChanged):
-            cp = ev.changed_settings.get(
-                h2.settings.SettingCodes.ENABLE_CONNECT_PROTOCOL)
-            if cp is not None:
-                u.connect_protocol = cp.new_value
-            elif u.connect_protocol is None:
-                u.connect_protocol = 0
+            u.connect_protocol = connect_protocol(ev, u.connect_protocol)
             ms = ev.changed_settings.get(
                 h2.settings.SettingCodes.MAX_CONCURRENT_STREAMS)
             if ms is not None:

@@ -1,9 +1,12 @@
 # Licensed under the Apache License, Version 2.0 (see LICENSE).
 #
-# h2sock.py -- the client socket of t/h2/h2ws.py and t/h2/h2bridge.py:
-# TCP to the server, TLS with ALPN h2 when asked, non-blocking.
+# h2sock.py -- what t/h2/h2ws.py and t/h2/h2bridge.py share: the client
+# socket (TCP to the server, TLS with ALPN h2 when asked, non-blocking)
+# and the reading of the server's SETTINGS.
 import socket
 import ssl
+
+import h2.settings
 
 
 def open_h2_socket(a, nodelay=False):
@@ -21,3 +24,14 @@ def open_h2_socket(a, nodelay=False):
         alpn = sock.selected_alpn_protocol()
     sock.setblocking(False)
     return sock, alpn
+
+
+def connect_protocol(ev, current):
+    """SETTINGS_ENABLE_CONNECT_PROTOCOL (RFC 8441) after the server's
+    SETTINGS event ev: its new value, or 0 if the server's first SETTINGS
+    left it out, else current."""
+    c = ev.changed_settings.get(
+        h2.settings.SettingCodes.ENABLE_CONNECT_PROTOCOL)
+    if c is not None:
+        return c.new_value
+    return 0 if current is None else current

@@ -50,12 +50,11 @@ import sys
 import time
 import zlib
 
-from h2sock import open_h2_socket
+from h2sock import connect_protocol, open_h2_socket
 
 import h2.config
 import h2.connection
 import h2.events
-import h2.settings
 
 
 def encode_frame(opcode, payload, fin=True):
@@ -167,12 +166,8 @@ class H2WS:
 
     def on_event(self, ev):
         if isinstance(ev, h2.events.RemoteSettingsChanged):
-            c = ev.changed_settings.get(
-                h2.settings.SettingCodes.ENABLE_CONNECT_PROTOCOL)
-            if c is not None:
-                self.connect_protocol = c.new_value
-            elif self.connect_protocol is None:
-                self.connect_protocol = 0
+            self.connect_protocol = connect_protocol(ev,
+                                                     self.connect_protocol)
         elif isinstance(ev, h2.events.ResponseReceived):
             for k, v in ev.headers:
                 if k == ':status':
