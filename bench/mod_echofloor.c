@@ -2,10 +2,11 @@
  *
  * mod_echofloor.c -- httpd's own floor for the echo benchmark: a
  * process_connection hook that echoes raw bytes on the listening ports
- * it is given, with no HTTP, no filters and no WebSocket framing.  bench/run loads it
- * beside mod_websocket to show how fast a connection can go through
- * httpd's MPM at all, so that the WebSocket figures can be read against
- * both the raw epoll server and this floor.  Not part of the module.
+ * it is given, with no HTTP, no filters and no WebSocket framing.
+ * bench/run loads it beside mod_websocket to show how fast a message can
+ * go through httpd's connection handling at all, so that the WebSocket
+ * figures can be read against both the raw epoll server and this floor.
+ * Not part of the module.
  *
  *   EchoFloor PORT blocking   one worker per connection, blocking reads
  *   EchoFloor PORT2 async     one pass per readable event: read what is

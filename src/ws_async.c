@@ -82,7 +82,7 @@ static apr_thread_mutex_t *timer_mutex;
  * it is parked.  It must cover the gap between two messages of one of
  * many busy connections, not only one client's round trip: each expiry
  * costs a round through the MPM.  At 100 connections x 1 in flight,
- * 10 ms carried 10-20% more messages than 2 ms (bench/README.md). */
+ * 10 ms carried about a fifth more messages than 2 ms (bench/README.md). */
 #define WS_LINGER apr_time_from_msec(10)
 
 /* Workers lingering now, and how many may (half the child's threads). */
