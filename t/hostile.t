@@ -34,7 +34,8 @@ use Apache::Test qw(plan ok skip need_module);
 use Apache::TestRequest ();
 use Apache::TestUtil qw(t_cmp);
 use WSClient;
-use WSTest qw(case ncases run_cases log_mark log_since wait_log count_log);
+use WSTest qw(case ncases run_cases log_mark log_since wait_log count_log
+              vhost_port);
 use WSMem qw(snapshot children growth_kb describe mem_skip slow_factor);
 
 $SIG{PIPE} = 'IGNORE';
@@ -47,11 +48,7 @@ my $MEM_TOLERANCE_KB = 4096;
 
 my $start_mark = log_mark();
 my ($main_port) = Apache::TestRequest::hostport() =~ /:(\d+)$/;
-my $hport = do {
-    no warnings 'once';
-    local $Apache::TestRequest::Module = 'ws_hostile';
-    (Apache::TestRequest::hostport() =~ /:(\d+)$/)[0];
-};
+my $hport = vhost_port('ws_hostile');
 print "# main server port $main_port, ws_hostile port $hport\n";
 
 my $tagn = 0;

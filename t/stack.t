@@ -28,7 +28,7 @@ use Apache::Test qw(plan ok skip need_module have_module);
 use Apache::TestRequest ();
 use Apache::TestUtil qw(t_cmp);
 use WSClient;
-use WSTest qw(case ncases run_cases log_mark wait_log count_log);
+use WSTest qw(case ncases run_cases log_mark wait_log count_log vhost_port);
 
 my $T = $WSClient::TIMEOUT;
 my $PY = '/usr/bin/python3';          # Debian's, with python3-h2
@@ -44,14 +44,6 @@ my $CA = do {
 };
 my $tagn = 0;
 sub newtag { sprintf 'stack-%d-%d', $$, ++$tagn }
-
-sub port_of {
-    my ($vhost, $https) = @_;
-    no warnings 'once';
-    local $Apache::TestRequest::Module = $vhost;
-    local $Apache::TestRequest::Scheme = 'https' if $https;
-    (Apache::TestRequest::hostport() =~ /:(\d+)$/)[0];
-}
 
 # runs a helper script (JSON on stdout); undef and a diagnostic if it
 # printed no JSON
@@ -77,8 +69,8 @@ sub h2ws {
              '--path', $path);
     push @a, '--end-stream' if $o{end_stream};
     push @a, $how eq 'h2' ? ('--tls', '--ca', $CA,
-                             '--port', port_of('mod_ssl', 1))
-                          : ('--port', port_of('h2c'));
+                             '--port', vhost_port('mod_ssl', 1))
+                          : ('--port', vhost_port('h2c'));
     push @a, '--header', $_ for @headers;
     # the script goes through a file: a big payload exceeds what one
     # command-line argument may hold
@@ -134,7 +126,7 @@ case(7, 'wss: echo, ping, close', sub {
 case(6, 'wss: TLS records cut anywhere are answered at once', sub {
     unless ($have_ssl) { skip('mod_ssl not loaded') for 1 .. 6; return }
     my $r = run_json($PY, "$FindBin::Bin/tools/tls-pieces.py", '--port',
-                     port_of('mod_ssl', 1), '--ca', $CA, '--timeout', $T)
+                     vhost_port('mod_ssl', 1), '--ca', $CA, '--timeout', $T)
             || {};
     ok t_cmp($r->{status}, 101, 'wss (own TLS client): 101');
     ok t_cmp($r->{pieces} && $r->{pieces}{echo}, 'pieces of one record',

@@ -36,7 +36,7 @@ use JSON::PP ();
 use POSIX qw(WNOHANG);
 use Time::HiRes qw(time sleep);
 use Apache::Test ();
-use Apache::TestRequest ();
+use WSTest qw(vhost_port);
 
 our $PYTHON = '/usr/bin/python3';      # Debian's, with python3-h2
 my $SCRIPT = "$FindBin::Bin/h2/h2bridge.py";
@@ -55,14 +55,6 @@ sub available {
     '';
 }
 
-sub _vhost_port {
-    my ($vhost, $https) = @_;
-    no warnings 'once';
-    local $Apache::TestRequest::Module = $vhost;
-    local $Apache::TestRequest::Scheme = 'https' if $https;
-    (Apache::TestRequest::hostport() =~ /:(\d+)$/)[0];
-}
-
 sub start {
     my ($class, $how, %o) = @_;
     die "H2Bridge: how is h2 or h2c, not '$how'\n" unless $how =~ /^h2c?$/;
@@ -74,8 +66,8 @@ sub start {
                '--log', "$vars->{t_logs}/h2bridge-$how.log");
     push @cmd, $how eq 'h2'
         ? ('--tls', '--ca', "$vars->{sslca}/$vars->{sslcaorg}/certs/ca.crt",
-           '--port', _vhost_port('mod_ssl', 1))
-        : ('--port', _vhost_port('h2c'));
+           '--port', vhost_port('mod_ssl', 1))
+        : ('--port', vhost_port('h2c'));
     my $pid = open my $fh, '-|', @cmd
         or die "H2Bridge: cannot run $PYTHON: $!\n";
     my $self = bless { pid => $pid, fh => $fh, how => $how }, $class;

@@ -22,6 +22,9 @@ WSTest - small helpers for the .t files (error_log, private httpd -t runs)
       the Apache::Test vars (ws_module_so, ws_libexecdir); output is
       stdout+stderr together.
   tempdir()                       a temp dir removed at exit
+  vhost_port($vhost, $https)      the port of a <VirtualHost> of the test
+                                  config (Apache::Test's module name for
+                                  it); $https for its TLS scheme
 
   case($n, $name, sub { ... })    registers a group of exactly $n asserts
                                   (ok/t_cmp/skip calls); a group that dies
@@ -38,11 +41,12 @@ use warnings FATAL => 'all';
 
 use Exporter 'import';
 our @EXPORT_OK = qw(log_mark log_since wait_log count_log httpd_t tempdir
-                    case ncases run_cases);
+                    vhost_port case ncases run_cases);
 
 use File::Temp ();
 use Time::HiRes qw(sleep time);
 use Apache::Test ();
+use Apache::TestRequest ();
 
 sub error_log { Apache::Test::vars()->{t_logs} . '/error_log' }
 
@@ -72,6 +76,14 @@ sub wait_log {
 sub count_log {
     my ($mark, $re) = @_;
     scalar grep { $_ =~ $re } split /\n/, log_since($mark);
+}
+
+sub vhost_port {
+    my ($vhost, $https) = @_;
+    no warnings 'once';
+    local $Apache::TestRequest::Module = $vhost;
+    local $Apache::TestRequest::Scheme = 'https' if $https;
+    (Apache::TestRequest::hostport() =~ /:(\d+)$/)[0];
 }
 
 my @tmp;
