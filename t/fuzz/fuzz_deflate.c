@@ -1,6 +1,6 @@
 /* Licensed under the Apache License, Version 2.0 (see LICENSE).
  *
- * fuzz_deflate.c -- libFuzzer target of filters/ws_deflate.c.  Byte 0
+ * fuzz_deflate.c -- libFuzzer target of proto/ws_deflate.c.  Byte 0
  * chooses: even, the input (NUL-terminated) is a Sec-WebSocket-Extensions
  * value for the negotiator, whose answer must name only what it may;
  * odd, the rest is a compressed message for the inflater (window and

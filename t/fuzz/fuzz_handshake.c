@@ -1,7 +1,7 @@
 /* Licensed under the Apache License, Version 2.0 (see LICENSE).
  *
  * fuzz_handshake.c -- libFuzzer target for the handshake header parsers
- * (src/ws_hs.c): key, version, token lists, subprotocol lists, origins.
+ * (proto/ws_hs.c): key, version, token lists, subprotocol lists, origins.
  * Each parser gets the input as a header value and its answer is checked
  * against a plain restatement of the rule; any disagreement aborts.
  */

@@ -1,6 +1,6 @@
 /* Licensed under the Apache License, Version 2.0 (see LICENSE).
  *
- * test_deflate.c -- Check unit tests of filters/ws_deflate.c: the
+ * test_deflate.c -- Check unit tests of proto/ws_deflate.c: the
  * permessage-deflate offer negotiation (RFC 7692 section 5, 7.1), one
  * table row per case, and deflater/inflater round trips at every window
  * 9-15 with and without context takeover, input split into small pieces

@@ -1,6 +1,6 @@
 /* Licensed under the Apache License, Version 2.0 (see LICENSE).
  *
- * test_frame.c -- Check unit tests of filters/ws_frame.c, the RFC 6455
+ * test_frame.c -- Check unit tests of proto/ws_frame.c, the RFC 6455
  * frame codec: every stream is fed whole, byte by byte, in strides, split
  * at every offset and with small output buffers, and must give the same
  * events and payload each way.

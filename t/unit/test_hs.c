@@ -1,6 +1,6 @@
 /* Licensed under the Apache License, Version 2.0 (see LICENSE).
  *
- * test_hs.c -- Check unit tests of src/ws_hs.c, the pure handshake rules
+ * test_hs.c -- Check unit tests of proto/ws_hs.c, the pure handshake rules
  * (RFC 6455 section 4.2): one table per function, one loop test per row.
  */
 #include <check.h>

@@ -1,6 +1,6 @@
 /* Licensed under the Apache License, Version 2.0 (see LICENSE).
  *
- * test_utf8.c -- Check unit tests of filters/ws_utf8.c: Markus Kuhn's
+ * test_utf8.c -- Check unit tests of proto/ws_utf8.c: Markus Kuhn's
  * UTF-8 stress test (the cases Autobahn section 6 sends) fed whole, byte
  * by byte and split at every offset, with the exact byte where INVALID
  * must first be reported; exhaustive short inputs and random ones against
