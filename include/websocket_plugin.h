@@ -113,11 +113,12 @@ typedef void(CALLBACK *WS_Protocol_Set)(const struct _WebSocketServer *server,
  *         failure or once the connection is closing or closed.
  * @remark Called from a plugin thread while the connection's outgoing
  *         queue is full (WebSocketMaxQueuedBytes), send() waits for room
- *         up to httpd's Timeout, then fails with 0.  The bound does not
- *         apply while on_connect runs (nothing drains the queue before
- *         the 101, and on_connect may be waiting for that thread).
- *         Called on the connection's own I/O thread (e.g. from
- *         on_message) it writes directly, bounded by httpd's Timeout.
+ *         up to WebSocketSendTimeout, then fails with 0.  The bound does
+ *         not apply while on_connect runs (nothing drains the queue
+ *         before the 101, and on_connect may be waiting for that thread).
+ *         Called on the thread that does the connection's I/O (e.g. from
+ *         on_message) it writes directly, waiting for the client at most
+ *         WebSocketSendTimeout.
  */
 typedef size_t(CALLBACK *WS_Send)(const struct _WebSocketServer *server,
                                   const int type,
