@@ -11,7 +11,7 @@
 #include "ws_deflate_filter.h"
 #include "ws_filters.h"
 #include "ws_handshake.h"
-#include "ws_session.h"
+#include "ws_registry.h"
 #include "ws_status.h"
 
 static void register_hooks(apr_pool_t *p)
@@ -19,7 +19,7 @@ static void register_hooks(apr_pool_t *p)
     ws_filters_register_hooks(p);
     ws_deflate_filter_register_hooks(p);
     ws_handshake_register_hooks(p);
-    ws_session_register_hooks(p);
+    ws_registry_register_hooks(p);
     ws_status_register_hooks(p);
     ws_async_register_hooks(p);
 }

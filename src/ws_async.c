@@ -7,46 +7,46 @@
  *    MPM goes to write completion and then to keep-alive or lingering
  *    close depending on c->keepalive.  SUSPENDED has no resume API in
  *    2.4.  So the handler leaves the connection "alive with input
- *    pending": WEBSOCKET_OUT keeps the request's EOR bucket (r->pool must
- *    live until on_disconnect) and turns c->keepalive on, and WEBSOCKET_IN
- *    answers httpd's speculative peek for a pipelined request.  The MPM
- *    then re-enters the process_connection hooks on the same worker, and
- *    ours (REALLY_FIRST) claims the connection.
- *  - From there each pass reads and writes what it can without blocking
- *    and returns CONN_STATE_ASYNC_WAITIO: the MPM polls the socket for
- *    readability (bounded by Timeout) and calls us again.  An idle
- *    WebSocket holds no thread.
- *  - The MPM polls only for readability while a connection is parked, so
- *    another thread may write to it as long as only one thread at a time
- *    touches the connection's filters (mod_ssl is not thread-safe): the
- *    session's I/O ownership (ws_session_io_acquire) serialises the hook,
- *    plugin threads flushing their own sends, and timed callbacks
- *    (a timer thread per child, see below) that send pings and enforce
- *    deadlines while nothing is readable.
+ *    pending": the WEBSOCKET_ASYNC output filter keeps the request's EOR
+ *    bucket (r->pool must live until on_disconnect) and turns
+ *    c->keepalive on, and the WEBSOCKET_ASYNC input filter answers
+ *    httpd's speculative peek for a pipelined request.  The MPM then
+ *    re-enters the process_connection hooks on the same worker, and ours
+ *    (REALLY_FIRST) claims the connection.  The handler's thread keeps
+ *    the I/O through that hand-off (ws_async_t.handoff).
+ *  - From there each pass reads and writes what it can and returns
+ *    CONN_STATE_ASYNC_WAITIO: the MPM polls the socket for readability
+ *    (bounded by Timeout) and calls us again.  An idle WebSocket holds
+ *    no thread.  A worker's pass may write blocking (bounded by
+ *    WebSocketSendTimeout): the worker is the connection's own for it.
+ *  - While a connection is parked its I/O is free (WS_IO_PARKED): a
+ *    plugin thread that queued a send, the child's loop thread (ws_loop.c:
+ *    deadlines, output waiting for room) or a stopping child takes it,
+ *    does what is due with non-blocking writes (service) and parks it
+ *    again.  Output the client does not take stays pending in
+ *    WEBSOCKET_OUT; the loop finishes it when the socket is writable, and
+ *    a worker's next pass writes it first.
  *  - When the MPM's Timeout expires on a parked connection it closes it
  *    without calling us: a pre-cleanup of the connection pool still runs
  *    on_disconnect.  Keep WebSocketPingInterval below Timeout (the
  *    default 30 s is) so that live idle connections answer in time.
- *  - Something that must end a parked connection (a failed write on a
- *    plugin thread, an expired deadline) shuts the socket's read side
- *    down: the MPM sees it readable and our hook finishes the session.
+ *  - Something that must end a parked connection (a failed write, an
+ *    expired deadline) shuts the socket's read side down: the MPM sees it
+ *    readable and our hook finishes the session on a worker.
  *  - Parking costs a round through the MPM for the next message (the
  *    worker adds the socket to the listener's pollset, the listener
  *    wakes, removes it and queues the connection for a worker).  A busy
  *    connection therefore stays on its worker for a short while
  *    (WS_LINGER) after a pass that read something no longer than
- *    WS_LINGER after the input before it, waiting for its next
- *    bytes with poll() on a small per-thread pollset that senders can
- *    wake; at most half of a child's workers linger at once, so that the
- *    others stay free for everyone else.  An idle connection parks.
+ *    WS_LINGER after the input before it, waiting for its next bytes with
+ *    poll() on a small per-thread pollset that senders can wake; at most
+ *    half of a child's workers linger at once, so that the others stay
+ *    free for everyone else.  An idle connection parks.
  */
 #include "httpd.h"
 
-#include <stdlib.h>
-
 #include "apr_atomic.h"
 #include "apr_poll.h"
-#include "apr_thread_mutex.h"
 #include "apr_thread_proc.h"
 
 #include "ap_mpm.h"
@@ -54,29 +54,33 @@
 #include "http_connection.h"
 #include "http_core.h"
 #include "http_log.h"
+#include "http_request.h"
+#include "util_filter.h"
 
 #include "ws_async.h"
-#include "ws_filters.h"
+#include "ws_engine.h"
+#include "ws_io.h"
 #include "ws_log.h"
-#include "ws_session.h"
+#include "ws_loop.h"
+#include "ws_recv.h"
+#include "ws_registry.h"
 
 APLOG_USE_MODULE(websocket);
 
-/* The baton of timed callbacks: they cannot be cancelled in 2.4, so it
- * outlives the session until the last pending one has fired. */
-typedef struct ws_timer_t {
-    ws_session_t *s;   /* NULL once the session is over */
-    int pending;       /* callbacks registered and not yet run */
-} ws_timer_t;
+/* The driver's state of one connection, in c->pool: the connection's
+ * link to the session (which lives in r->pool). */
+typedef struct {
+    ws_session_t *s;         /* NULL once the session is over (owner) */
+    ws_loop_ref_t *ref;      /* the loop's link (owner) */
+    apr_pollfd_t pfd;        /* the socket; APR_NO_DESC: none (owner) */
+    int handoff;             /* handler -> hook, same thread (owner) */
+    apr_pollset_t *linger_ps; /* a worker lingers in it (session mutex) */
+    int claim;               /* answer one peek (filters, owner) */
+    apr_bucket_brigade *eor; /* the request's EOR, kept (filters, owner) */
+} ws_async_t;
 
-/* The connection pool's link to the session (which lives in r->pool),
- * and the connection's socket as a pollfd, for lingering. */
-typedef struct ws_conn_hold_t {
-    ws_session_t *s;   /* NULL once the session is over */
-    apr_pollfd_t pfd;  /* desc_type APR_NO_DESC: no lingering */
-} ws_conn_hold_t;
-
-static apr_thread_mutex_t *timer_mutex;
+static ap_filter_rec_t *async_in_handle;
+static ap_filter_rec_t *async_out_handle;
 
 /* How long a busy connection waits on its worker for more input before
  * it is parked.  It must cover the gap between two messages of one of
@@ -105,7 +109,7 @@ int ws_async_possible(request_rec *r, int driver)
     int can = 0;
 
     if (driver == WS_DRIVER_BLOCKING || c->master != NULL || c->cs == NULL
-        || timer_mutex == NULL) {
+        || !ws_loop_running()) {
         return 0;
     }
     if (ap_mpm_query(AP_MPMQ_CAN_WAITIO, &can) != APR_SUCCESS || !can) {
@@ -123,177 +127,49 @@ int ws_async_possible(request_rec *r, int driver)
 #endif
 }
 
-/* Ends the session for good (the caller owns the I/O). */
-static void session_over(ws_session_t *s)
-{
-    ws_timer_t *t = s->timer;
+/* --- the hand-off filters ------------------------------------------ */
 
-    ws_session_finish(s);
-    if (s->hold != NULL) {
-        s->hold->s = NULL;
-        s->hold = NULL;
+/* After the handler httpd peeks for a pipelined request
+ * (ap_check_pipeline()) and, seeing data, re-enters the
+ * process_connection hooks -- where ours claims the connection.  This is
+ * that peek's answer; it consumes nothing, and nothing reads it as a
+ * request. */
+static apr_status_t async_in_filter(ap_filter_t *f, apr_bucket_brigade *bb,
+                                    ap_input_mode_t mode,
+                                    apr_read_type_e block,
+                                    apr_off_t readbytes)
+{
+    ws_async_t *a = f->ctx;
+
+    if (mode == AP_MODE_SPECULATIVE && a->claim) {
+        APR_BRIGADE_INSERT_TAIL(bb, apr_bucket_immortal_create(
+            "W", 1, f->c->bucket_alloc));
+        return APR_SUCCESS;
     }
-    if (t != NULL) {
-        apr_thread_mutex_lock(timer_mutex);
-        t->s = NULL;
-        if (t->pending == 0) {
-            free(t);
-        }
-        apr_thread_mutex_unlock(timer_mutex);
-        s->timer = NULL;
-    }
+    return ap_get_brigade(f->next, bb, mode, block, readbytes);
 }
 
-/* --- timers ------------------------------------------------------- */
-
-/* Deadlines of parked sessions (pings, pong and close deadlines, idle
- * timeout) are kept by one thread per child.  Not the MPM's timed
- * callbacks: the event MPM of 2.4 (listener_thread(), 2.4.71) bounds its
- * poll by the next timer only while it pops expired ones, so after any
- * other wake-up a future timer waits for the next I/O or queue event
- * (seen: a 1 s timer fired after 3 s, at the client's close). */
-
-typedef struct {
-    apr_time_t when;
-    ws_timer_t *t;
-} heap_entry_t;
-
-static heap_entry_t *heap;      /* binary min-heap on when */
-static apr_size_t heap_len, heap_cap;
-static apr_thread_cond_t *timer_cond;
-static apr_thread_t *timer_thread;
-static int timer_stop;
-
-static void heap_swap(apr_size_t a, apr_size_t b)
+/* The upgrade request ends here for httpd, but plugins keep using
+ * request() and r->pool until on_disconnect: the EOR bucket (whose
+ * destruction frees r->pool) waits until the session is over.  The
+ * connection then stays "alive" so the MPM gives it back to us. */
+static apr_status_t async_out_filter(ap_filter_t *f, apr_bucket_brigade *bb)
 {
-    heap_entry_t tmp = heap[a];
+    ws_async_t *a = f->ctx;
+    apr_bucket *b, *next;
 
-    heap[a] = heap[b];
-    heap[b] = tmp;
-}
-
-static int heap_push(apr_time_t when, ws_timer_t *t)
-{
-    apr_size_t i;
-
-    if (heap_len == heap_cap) {
-        apr_size_t cap = heap_cap ? 2 * heap_cap : 64;
-        heap_entry_t *h = realloc(heap, cap * sizeof(*h));
-
-        if (h == NULL) {
-            return 0;
-        }
-        heap = h;
-        heap_cap = cap;
-    }
-    i = heap_len++;
-    heap[i].when = when;
-    heap[i].t = t;
-    while (i > 0 && heap[(i - 1) / 2].when > heap[i].when) {
-        heap_swap(i, (i - 1) / 2);
-        i = (i - 1) / 2;
-    }
-    return 1;
-}
-
-static heap_entry_t heap_pop(void)
-{
-    heap_entry_t top = heap[0];
-    apr_size_t i = 0;
-
-    heap[0] = heap[--heap_len];
-    for (;;) {
-        apr_size_t l = 2 * i + 1, r = l + 1, m = i;
-
-        if (l < heap_len && heap[l].when < heap[m].when) {
-            m = l;
-        }
-        if (r < heap_len && heap[r].when < heap[m].when) {
-            m = r;
-        }
-        if (m == i) {
-            break;
-        }
-        heap_swap(i, m);
-        i = m;
-    }
-    return top;
-}
-
-/* Registers the session's next deadline with the timer thread, unless
- * one that comes no later is pending (the caller owns the I/O). */
-static void schedule(ws_session_t *s)
-{
-    apr_time_t due = ws_session_next_due(s), now = apr_time_now();
-    ws_timer_t *t = s->timer;
-
-    if (due == 0 || t == NULL) {
-        return;
-    }
-    apr_thread_mutex_lock(timer_mutex);
-    if (!(s->timer_at > now && s->timer_at <= due)
-        && heap_push(due, t)) {
-        t->pending++;
-        s->timer_at = due;
-        if (heap[0].t == t && heap[0].when == due) {
-            apr_thread_cond_signal(timer_cond); /* a new earliest */
+    for (b = APR_BRIGADE_FIRST(bb); b != APR_BRIGADE_SENTINEL(bb); b = next) {
+        next = APR_BUCKET_NEXT(b);
+        if (AP_BUCKET_IS_EOR(b)) {
+            APR_BUCKET_REMOVE(b);
+            APR_BRIGADE_INSERT_TAIL(a->eor, b);
+            f->c->keepalive = AP_CONN_KEEPALIVE;
         }
     }
-    apr_thread_mutex_unlock(timer_mutex);
+    return ap_pass_brigade(f->next, bb);
 }
 
-static void *APR_THREAD_FUNC timer_main(apr_thread_t *thd, void *data)
-{
-    apr_thread_mutex_lock(timer_mutex);
-    while (!timer_stop) {
-        apr_time_t now = apr_time_now();
-        heap_entry_t e;
-        ws_session_t *s;
-
-        if (heap_len == 0) {
-            apr_thread_cond_wait(timer_cond, timer_mutex);
-            continue;
-        }
-        if (heap[0].when > now) {
-            apr_thread_cond_timedwait(timer_cond, timer_mutex,
-                                      heap[0].when - now);
-            continue;
-        }
-        e = heap_pop();
-        e.t->pending--;
-        s = e.t->s;
-        if (s == NULL) {
-            if (e.t->pending == 0) {
-                free(e.t);
-            }
-            continue;
-        }
-        /* a busy connection's owner schedules again when it parks */
-        if (!ws_session_io_acquire(s, 0)) {
-            continue;
-        }
-        if (s->timer_at == e.when) {
-            s->timer_at = 0;
-        }
-        apr_thread_mutex_unlock(timer_mutex);
-        ws_async_service(s);
-        apr_thread_mutex_lock(timer_mutex);
-    }
-    apr_thread_mutex_unlock(timer_mutex);
-    return NULL;
-}
-
-static apr_status_t timer_thread_stop(void *data)
-{
-    apr_status_t rv;
-
-    apr_thread_mutex_lock(timer_mutex);
-    timer_stop = 1;
-    apr_thread_cond_signal(timer_cond);
-    apr_thread_mutex_unlock(timer_mutex);
-    apr_thread_join(&rv, timer_thread);
-    return APR_SUCCESS;
-}
+/* --- parked connections --------------------------------------------- */
 
 /* Makes the MPM hand the parked connection to our hook. */
 static void wake_mpm(ws_session_t *s)
@@ -305,12 +181,24 @@ static void wake_mpm(ws_session_t *s)
     }
 }
 
-void ws_async_service(ws_session_t *s)
+/* Asks the loop for what the parked connection needs (owner). */
+static void schedule(ws_session_t *s)
+{
+    ws_async_t *a = s->driver_ctx;
+
+    ws_loop_schedule(a->ref, ws_engine_next_due(s));
+    if (ws_io_pending(s) > 0 && a->pfd.desc_type == APR_POLL_SOCKET) {
+        ws_loop_watch_write(a->ref, a->pfd.desc.s);
+    }
+}
+
+static void async_service(ws_session_t *s)
 {
     do {
-        ws_session_flush_queue(s);
+        ws_io_push(s);
+        ws_engine_flush_queue(s);
         if (!s->done) {
-            ws_session_on_timer(s, apr_time_now());
+            ws_engine_on_timer(s, apr_time_now());
         }
         if (s->done) {
             wake_mpm(s);
@@ -318,15 +206,42 @@ void ws_async_service(ws_session_t *s)
         else {
             schedule(s);
         }
-    } while (ws_session_io_release(s) && ws_session_io_acquire(s, 0));
+    } while (ws_io_release(s)
+             && ws_io_acquire(s, 0, WS_WRITE_NONBLOCKING));
+}
+
+static void async_wake(ws_session_t *s)
+{
+    ws_async_t *a = s->driver_ctx;
+
+    apr_thread_mutex_lock(s->mutex);
+    if (a != NULL && a->linger_ps != NULL) {
+        apr_pollset_wakeup(a->linger_ps);
+    }
+    apr_thread_mutex_unlock(s->mutex);
+}
+
+/* Ends the session for good (the caller owns the I/O). */
+static void session_over(ws_session_t *s)
+{
+    ws_async_t *a = s->driver_ctx;
+
+    ws_registry_remove(s);
+    ws_engine_finish(s);
+    ap_log_cerror(APLOG_MARK, APLOG_DEBUG, 0, s->c,
+                  WS_LOGNO(00206) "WebSocket connection closed");
+    ws_loop_unref(a->ref);
+    a->ref = NULL;
+    a->s = NULL;
+    ws_io_end(s);
 }
 
 /* The connection pool goes away with the session still open: the MPM
  * closed it without us (Timeout expired while parked, child exit). */
 static apr_status_t conn_gone(void *data)
 {
-    ws_conn_hold_t *hold = data;
-    ws_session_t *s = hold->s;
+    ws_async_t *a = data;
+    ws_session_t *s = a->s;
 
     if (s == NULL) {
         return APR_SUCCESS;
@@ -334,50 +249,60 @@ static apr_status_t conn_gone(void *data)
     ap_log_cerror(APLOG_MARK, APLOG_DEBUG, 0, s->c,
                   WS_LOGNO(00402) "connection closed by the MPM while "
                   "parked (Timeout?)");
-    ws_session_io_acquire(s, 1);
-    session_over(s);
+    if (ws_io_acquire(s, 1, WS_WRITE_NONBLOCKING) || ws_io_is_owner(s)) {
+        session_over(s);
+    }
     return APR_SUCCESS;
 }
 
-int ws_async_start(ws_session_t *s)
+static int async_start(ws_session_t *s)
 {
     conn_rec *c = s->c;
-    ws_timer_t *t = calloc(1, sizeof(*t));
-    ws_conn_hold_t *hold;
+    ws_async_t *a = apr_pcalloc(c->pool, sizeof(*a));
 
-    if (t == NULL) {
+    a->s = s;
+    a->ref = ws_loop_ref(s);
+    if (a->ref == NULL) {
         return 0;
     }
-    t->s = s;
-    s->timer = t;
     apr_thread_mutex_lock(s->mutex);
-    s->async = 1;
+    s->driver_ctx = a;
     apr_thread_mutex_unlock(s->mutex);
 
     /* what on_connect queued, and frames the client sent right after
      * its request, before anything is parked */
-    ws_session_flush_queue(s);
-    while (!s->done && ws_session_on_readable(s)) {
-        ws_session_flush_queue(s);
+    ws_engine_flush_queue(s);
+    while (!s->done && ws_recv_readable(s)) {
+        ws_engine_flush_queue(s);
     }
     if (s->done) {
-        session_over(s);
+        ws_loop_unref(a->ref);
+        a->ref = NULL;
+        a->s = NULL;
         return 0;
     }
-    hold = apr_pcalloc(c->pool, sizeof(*hold));
-    hold->s = s;
-    if (ap_get_pollfd_from_conn(c, &hold->pfd, NULL) != APR_SUCCESS
-        || hold->pfd.desc_type != APR_POLL_SOCKET) {
-        hold->pfd.desc_type = APR_NO_DESC;
+    if (ap_get_pollfd_from_conn(c, &a->pfd, NULL) != APR_SUCCESS
+        || a->pfd.desc_type != APR_POLL_SOCKET) {
+        a->pfd.desc_type = APR_NO_DESC;
     }
-    hold->pfd.reqevents = APR_POLLIN;
-    s->hold = hold;
-    apr_pool_pre_cleanup_register(c->pool, hold, conn_gone);
-    ap_set_module_config(c->conn_config, &websocket_module, s);
-    ws_filters_set_async(c, 1);
-    /* the I/O stays ours through the handler's return into the hook */
+    a->pfd.reqevents = APR_POLLIN;
+    a->eor = apr_brigade_create(c->pool, c->bucket_alloc);
+    a->claim = 1;
+    a->handoff = 1;
+    apr_pool_pre_cleanup_register(c->pool, a, conn_gone);
+    ap_add_input_filter_handle(async_in_handle, a, NULL, c);
+    ap_add_output_filter_handle(async_out_handle, a, NULL, c);
+    /* the request ends through the new top of the chain */
+    s->r->output_filters = s->r->proto_output_filters = c->output_filters;
+    s->r->input_filters = s->r->proto_input_filters = c->input_filters;
+    ap_set_module_config(c->conn_config, &websocket_module, a);
+    ws_registry_add(s);
+    /* the I/O stays with this thread through the handler's return into
+     * the hook (handoff) */
     return 1;
 }
+
+/* --- lingering ------------------------------------------------------ */
 
 static void linger_free(void *data)
 {
@@ -418,7 +343,7 @@ static ws_linger_t *thread_linger(void)
 /* After a pass that read something: waits up to WS_LINGER on this worker
  * for more input or a sender's wake-up.  Returns 1 if the connection has
  * something to do now, 0 if it should be parked. */
-static int linger(ws_session_t *s)
+static int linger(ws_session_t *s, ws_async_t *a)
 {
     ws_linger_t *l;
     const apr_pollfd_t *out;
@@ -428,64 +353,82 @@ static int linger(ws_session_t *s)
 
     if (apr_atomic_inc32(&lingering) < linger_max
         && (l = thread_linger()) != NULL
-        && apr_pollset_add(l->ps, &s->hold->pfd) == APR_SUCCESS) {
-        /* senders wake this pollset while we wait (send_queued) */
+        && apr_pollset_add(l->ps, &a->pfd) == APR_SUCCESS) {
+        /* senders wake this pollset while we wait (async_wake) */
         apr_thread_mutex_lock(s->mutex);
-        work = s->queue_head != NULL
+        work = s->queue.head != NULL
                || (s->going_away && s->state == WS_STATE_OPEN);
-        s->pollset = l->ps;
+        a->linger_ps = l->ps;
         apr_thread_mutex_unlock(s->mutex);
         if (!work) {
             rv = apr_pollset_poll(l->ps, WS_LINGER, &n, &out);
         }
         apr_thread_mutex_lock(s->mutex);
-        s->pollset = NULL;
+        a->linger_ps = NULL;
         apr_thread_mutex_unlock(s->mutex);
-        apr_pollset_remove(l->ps, &s->hold->pfd);
+        apr_pollset_remove(l->ps, &a->pfd);
     }
     apr_atomic_dec32(&lingering);
     return work || n > 0 || APR_STATUS_IS_EINTR(rv);
 }
 
-/* One pass over a connection the MPM hands us: read, write, timers;
- * then park it or end it. */
-static int ws_async_process_connection(conn_rec *c)
+/* --- the MPM's passes ------------------------------------------------ */
+
+/* Reads, writes and runs timers until the input would block. */
+static void pass(ws_session_t *s)
 {
-    ws_session_t *s = ap_get_module_config(c->conn_config,
-                                           &websocket_module);
     int more;
+
+    if (ws_io_pending(s) > 0) {
+        /* what a non-blocking writer left: first, and waiting */
+        ws_io_pass(s);
+    }
+    do {
+        more = ws_recv_readable(s);
+        if (!s->done) {
+            ws_engine_flush_queue(s);
+        }
+        if (!s->done) {
+            ws_engine_on_timer(s, apr_time_now());
+        }
+    } while (more && !s->done);
+}
+
+/* One turn of a connection the MPM hands us: passes while it is busy,
+ * then park it or end it. */
+static int async_process_connection(conn_rec *c)
+{
+    ws_async_t *a = ap_get_module_config(c->conn_config, &websocket_module);
+    ws_session_t *s = a ? a->s : NULL;
 
     if (s == NULL) {
         return DECLINED;
     }
-    /* first pass: the handler's thread still owns the I/O (acquire then
-     * refuses, it is ours); later passes wait for a plugin thread or a
-     * timed callback to finish */
-    ws_session_io_acquire(s, 1);
-    ws_filters_claimed(c);
+    if (a->handoff) {
+        /* first turn: the handler's thread, which still owns the I/O */
+        AP_DEBUG_ASSERT(ws_io_is_owner(s));
+        a->handoff = 0;
+    }
+    else if (!ws_io_acquire(s, 1, WS_WRITE_BLOCKING)) {
+        return DECLINED; /* cannot happen: over sessions leave a->s */
+    }
+    a->claim = 0;
     for (;;) {
         apr_time_t rx = s->last_rx;
 
-        do {
-            more = ws_session_on_readable(s);
-            if (!s->done) {
-                ws_session_flush_queue(s);
-            }
-            if (!s->done) {
-                ws_session_on_timer(s, apr_time_now());
-            }
-        } while (more && !s->done);
+        pass(s);
         if (s->done) {
             break;
         }
         /* input came, and came soon after the previous input: the next
          * bytes are likely on their way */
         if (s->last_rx != rx && s->last_rx - rx <= WS_LINGER
-            && s->hold->pfd.desc_type == APR_POLL_SOCKET && linger(s)) {
+            && a->pfd.desc_type == APR_POLL_SOCKET && linger(s, a)) {
             continue; /* busy: stay on this worker */
         }
         schedule(s);
-        if (!ws_session_io_release(s) || !ws_session_io_acquire(s, 0)) {
+        if (!ws_io_release(s)
+            || !ws_io_acquire(s, 0, WS_WRITE_BLOCKING)) {
             /* parked: the MPM calls us when it is readable */
             c->cs->sense = CONN_SENSE_WANT_READ;
             c->cs->state = CONN_STATE_ASYNC_WAITIO;
@@ -496,12 +439,12 @@ static int ws_async_process_connection(conn_rec *c)
     ap_set_module_config(c->conn_config, &websocket_module, NULL);
     c->keepalive = AP_CONN_CLOSE;
     /* frees r->pool, and the session with it: the very last step */
-    ws_filters_release_eor(c);
+    apr_brigade_cleanup(a->eor);
     c->cs->state = CONN_STATE_LINGER;
     return OK;
 }
 
-static void ws_async_child_init(apr_pool_t *pchild, server_rec *s)
+static void async_child_init(apr_pool_t *pchild, server_rec *srv)
 {
     int can = 0, threads = 0;
 
@@ -510,18 +453,11 @@ static void ws_async_child_init(apr_pool_t *pchild, server_rec *s)
         can = 0;
     }
 #endif
-    /* without the mutex, the condition or the thread only the blocking
-     * driver is used (ws_async_possible) */
-    if (!can
-        || apr_thread_mutex_create(&timer_mutex, APR_THREAD_MUTEX_DEFAULT,
-                                   pchild) != APR_SUCCESS
-        || apr_thread_cond_create(&timer_cond, pchild) != APR_SUCCESS
-        || apr_thread_create(&timer_thread, NULL, timer_main, NULL, pchild)
-               != APR_SUCCESS) {
-        timer_mutex = NULL;
+    /* without the loop only the blocking driver is used
+     * (ws_async_possible) */
+    if (!can || ws_loop_start(pchild, srv, async_service) != APR_SUCCESS) {
         return;
     }
-    apr_pool_pre_cleanup_register(pchild, NULL, timer_thread_stop);
     if (ap_mpm_query(AP_MPMQ_MAX_THREADS, &threads) != APR_SUCCESS) {
         threads = 2;
     }
@@ -532,10 +468,25 @@ static void ws_async_child_init(apr_pool_t *pchild, server_rec *s)
     }
 }
 
+const ws_driver_t ws_async_driver = {
+    "async",
+    async_start,
+    async_wake,
+    async_service
+};
+
 void ws_async_register_hooks(apr_pool_t *p)
 {
-    ap_hook_child_init(ws_async_child_init, NULL, NULL, APR_HOOK_MIDDLE);
+    ap_hook_child_init(async_child_init, NULL, NULL, APR_HOOK_MIDDLE);
     /* REALLY_FIRST: a connection we parked is ours, not HTTP's */
-    ap_hook_process_connection(ws_async_process_connection, NULL, NULL,
+    ap_hook_process_connection(async_process_connection, NULL, NULL,
                                APR_HOOK_REALLY_FIRST);
+    /* AP_FTYPE_CONNECTION: at the top of the connection's filters, where
+     * the request's EOR and httpd's peek arrive first */
+    async_in_handle = ap_register_input_filter("WEBSOCKET_ASYNC",
+                                               async_in_filter, NULL,
+                                               AP_FTYPE_CONNECTION);
+    async_out_handle = ap_register_output_filter("WEBSOCKET_ASYNC",
+                                                 async_out_filter, NULL,
+                                                 AP_FTYPE_CONNECTION);
 }

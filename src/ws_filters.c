@@ -9,6 +9,7 @@
 
 #include "http_log.h"
 #include "http_connection.h"
+#include "http_core.h"
 #include "http_request.h"
 
 #include "ws_bucket.h"
@@ -29,13 +30,20 @@ typedef struct {
     int failed;                /* an ERROR was handed up */
     int eof;
     int h2_upgrade_eos;        /* one EOS to skip, see ws_filters_add() */
-    int claim;                 /* answer one speculative read: see below */
 } ws_in_ctx_t;
 
 typedef struct {
-    int hold_eor;              /* keep the request's EOR bucket */
-    apr_bucket_brigade *held;  /* where it is kept */
+    apr_bucket_brigade *pending; /* framed bytes not yet passed down */
+    apr_bucket_brigade *rest;    /* the part after a slice, reused */
+    apr_size_t pending_bytes;
+    int nonblock;              /* never wait for the client */
 } ws_out_ctx_t;
+
+struct ws_filters_t {
+    conn_rec *c;
+    ws_in_ctx_t *in;
+    ws_out_ctx_t *out;
+};
 
 static void emit_meta(apr_bucket_brigade *bb, ws_meta_kind_e kind,
                       const ws_frame_event_t *ev, apr_bucket_alloc_t *list)
@@ -114,17 +122,6 @@ static apr_status_t ws_in_filter(ap_filter_t *f, apr_bucket_brigade *bb,
     if (mode == AP_MODE_INIT) {
         return ap_get_brigade(f->next, bb, mode, block, readbytes);
     }
-    if (mode == AP_MODE_SPECULATIVE && ctx->claim) {
-        /* The asynchronous driver hands the connection back to the MPM
-         * through its keep-alive path: after the handler, httpd peeks for
-         * a pipelined request (ap_check_pipeline()) and, seeing data,
-         * re-enters the process_connection hooks -- where ours claims
-         * the connection.  This is that peek's answer; it consumes
-         * nothing, and nothing reads it as a request. */
-        APR_BRIGADE_INSERT_TAIL(bb, apr_bucket_immortal_create(
-            "W", 1, f->c->bucket_alloc));
-        return APR_SUCCESS;
-    }
     if (mode != AP_MODE_READBYTES) {
         return APR_ENOTIMPL;
     }
@@ -184,6 +181,106 @@ static apr_status_t ws_in_filter(ap_filter_t *f, apr_bucket_brigade *bb,
     }
 }
 
+/* The last filter of a primary connection: the core's network filter. */
+static ap_filter_t *core_filter(ap_filter_t *f)
+{
+    while (f->next != NULL) {
+        f = f->next;
+    }
+    return f;
+}
+
+/* How much to hand the filters below at once without waiting: the core
+ * writes a brigade without blocking unless it holds more than
+ * FlushMaxThreshold (then it waits for the socket), and mod_ssl adds a
+ * little per record; a quarter of the threshold stays well clear. */
+static apr_size_t slice_size(conn_rec *c)
+{
+    core_server_config *conf =
+        ap_get_core_module_config(c->base_server->module_config);
+    apr_size_t slice = conf->flush_max_threshold / 4;
+
+    return slice > 16384 ? 16384 : slice < 1024 ? 1024 : slice;
+}
+
+/* Non-blocking: passes down what the core can take now, a slice at a
+ * time, and keeps the rest.  The core is asked to write what it holds
+ * the way the event MPM's write completion does (its filter function
+ * with no brigade): a non-blocking write that keeps what the socket
+ * refuses.  Nothing more is handed down while the core still holds
+ * bytes, so it never reaches the threshold at which it would wait. */
+static apr_status_t push_pending(ap_filter_t *f, ws_out_ctx_t *ctx)
+{
+    conn_rec *c = f->c;
+    ap_filter_t *core = core_filter(f);
+    apr_size_t slice = slice_size(c);
+    apr_status_t rv = APR_SUCCESS;
+
+    for (;;) {
+        apr_size_t n = ctx->pending_bytes;
+        apr_bucket *cut;
+
+        if (c->data_in_output_filters) {
+            rv = core->frec->filter_func.out_func(core, NULL);
+            if (rv != APR_SUCCESS || c->data_in_output_filters) {
+                break;
+            }
+        }
+        if (APR_BRIGADE_EMPTY(ctx->pending)) {
+            break;
+        }
+        if (n > slice) {
+            n = slice;
+            rv = apr_brigade_partition(ctx->pending, (apr_off_t)n, &cut);
+            if (rv != APR_SUCCESS) {
+                break;
+            }
+            ctx->rest = apr_brigade_split_ex(ctx->pending, cut, ctx->rest);
+        }
+        ctx->pending_bytes -= n;
+        rv = ap_pass_brigade(f->next, ctx->pending);
+        apr_brigade_cleanup(ctx->pending);
+        APR_BRIGADE_CONCAT(ctx->pending, ctx->rest);
+        if (rv != APR_SUCCESS) {
+            break;
+        }
+        /* the core may have set a small brigade aside without trying to
+         * write it: the next round's first step does */
+    }
+    if (rv != APR_SUCCESS) {
+        apr_brigade_cleanup(ctx->pending);
+        ctx->pending_bytes = 0;
+    }
+    return rv;
+}
+
+/* Non-blocking mode: keeps the framed bytes (copying what is transient)
+ * and writes what the client takes now. */
+static apr_status_t hold_and_push(ap_filter_t *f, ws_out_ctx_t *ctx,
+                                  apr_bucket_brigade *bb)
+{
+    apr_bucket *b;
+    apr_status_t rv;
+
+    while (!APR_BRIGADE_EMPTY(bb)) {
+        b = APR_BRIGADE_FIRST(bb);
+        if (APR_BUCKET_IS_METADATA(b)) {
+            /* FLUSH means "now" to the core, which would wait for it */
+            apr_bucket_delete(b);
+            continue;
+        }
+        rv = apr_bucket_setaside(b, f->c->pool);
+        if (rv != APR_SUCCESS && rv != APR_ENOTIMPL) {
+            apr_brigade_cleanup(bb);
+            return rv;
+        }
+        APR_BUCKET_REMOVE(b);
+        APR_BRIGADE_INSERT_TAIL(ctx->pending, b);
+        ctx->pending_bytes += b->length;
+    }
+    return push_pending(f, ctx);
+}
+
 /* Replaces START ... END around a frame's payload by the frame header. */
 static apr_status_t ws_out_filter(ap_filter_t *f, apr_bucket_brigade *bb)
 {
@@ -197,17 +294,6 @@ static apr_status_t ws_out_filter(ap_filter_t *f, apr_bucket_brigade *bb)
     }
     for (b = APR_BRIGADE_FIRST(bb); b != APR_BRIGADE_SENTINEL(bb); b = next) {
         next = APR_BUCKET_NEXT(b);
-        if (ctx->hold_eor && AP_BUCKET_IS_EOR(b)) {
-            /* The upgrade request ends here for httpd, but plugins keep
-             * using request() and r->pool until on_disconnect: the EOR
-             * bucket (whose destruction frees r->pool) waits until the
-             * session is over.  The connection then stays "alive" so
-             * the MPM gives it back to us (see the input filter). */
-            APR_BUCKET_REMOVE(b);
-            APR_BRIGADE_INSERT_TAIL(ctx->held, b);
-            f->c->keepalive = AP_CONN_KEEPALIVE;
-            continue;
-        }
         if (!WS_BUCKET_IS_FRAME(b)) {
             if (start != NULL && !APR_BUCKET_IS_METADATA(b)) {
                 if (b->length == (apr_size_t)-1) {
@@ -247,14 +333,25 @@ static apr_status_t ws_out_filter(ap_filter_t *f, apr_bucket_brigade *bb)
             }
         }
     }
-    return ap_pass_brigade(f->next, bb);
+    if (!ctx->nonblock) {
+        /* a thread that may wait: what an earlier non-blocking write
+         * left goes first, then this, blocking (bounded by the socket's
+         * timeout, WebSocketSendTimeout) */
+        if (!APR_BRIGADE_EMPTY(ctx->pending)) {
+            APR_BRIGADE_PREPEND(bb, ctx->pending);
+            ctx->pending_bytes = 0;
+        }
+        return ap_pass_brigade(f->next, bb);
+    }
+    return hold_and_push(f, ctx, bb);
 }
 
-ws_frame_parser_t *ws_filters_add(conn_rec *c, apr_uint64_t max_message,
-                                  int too_large_code)
+ws_filters_t *ws_filters_add(conn_rec *c, apr_uint64_t max_message,
+                            int too_large_code)
 {
+    ws_filters_t *fs = apr_pcalloc(c->pool, sizeof(*fs));
     ws_in_ctx_t *ctx = apr_pcalloc(c->pool, sizeof(*ctx));
-    ws_out_ctx_t *out;
+    ws_out_ctx_t *out = apr_pcalloc(c->pool, sizeof(*out));
 
     ws_frame_parser_init(&ctx->parser, max_message, 0, too_large_code);
     /* HTTP/2 (RFC 8441, mod_http2 H2WebSockets on): c is a secondary
@@ -266,54 +363,56 @@ ws_frame_parser_t *ws_filters_add(conn_rec *c, apr_uint64_t max_message,
      * skipping the real EOS still leaves the APR_EOF that follows it. */
     ctx->h2_upgrade_eos = c->master != NULL;
     ctx->raw = apr_brigade_create(c->pool, c->bucket_alloc);
-    out = apr_pcalloc(c->pool, sizeof(*out));
-    out->held = apr_brigade_create(c->pool, c->bucket_alloc);
+    out->pending = apr_brigade_create(c->pool, c->bucket_alloc);
+    out->rest = apr_brigade_create(c->pool, c->bucket_alloc);
     ap_add_input_filter_handle(ws_in_handle, ctx, NULL, c);
     ap_add_output_filter_handle(ws_out_handle, out, NULL, c);
-    return &ctx->parser;
+    fs->c = c;
+    fs->in = ctx;
+    fs->out = out;
+    return fs;
 }
 
-static ap_filter_t *find_filter(ap_filter_t *f, ap_filter_rec_t *frec)
+ws_frame_parser_t *ws_filters_parser(ws_filters_t *fs)
 {
-    while (f != NULL && f->frec != frec) {
+    return &fs->in->parser;
+}
+
+int ws_filters_mid_frame(const ws_filters_t *fs)
+{
+    return fs->in->parser.hlen > 0 || fs->in->parser.in_payload;
+}
+
+void ws_filters_set_nonblock(ws_filters_t *fs, int on)
+{
+    /* only a primary connection's core can be asked not to wait; an
+     * HTTP/2 stream is always served by a thread of its own */
+    fs->out->nonblock = on && fs->c->master == NULL;
+}
+
+apr_status_t ws_filters_push(ws_filters_t *fs)
+{
+    ap_filter_t *f = fs->c->output_filters;
+
+    if (!fs->out->nonblock) {
+        return APR_SUCCESS;
+    }
+    while (f != NULL && f->frec != ws_out_handle) {
         f = f->next;
     }
-    return f;
+    if (f == NULL) {
+        return APR_SUCCESS;
+    }
+    if (fs->c->aborted) {
+        return APR_ECONNABORTED;
+    }
+    return push_pending(f, fs->out);
 }
 
-void ws_filters_set_async(conn_rec *c, int on)
+apr_size_t ws_filters_pending(const ws_filters_t *fs)
 {
-    ap_filter_t *in = find_filter(c->input_filters, ws_in_handle);
-    ap_filter_t *out = find_filter(c->output_filters, ws_out_handle);
-
-    if (in != NULL) {
-        ((ws_in_ctx_t *)in->ctx)->claim = on;
-    }
-    if (out != NULL) {
-        ((ws_out_ctx_t *)out->ctx)->hold_eor = on;
-    }
-}
-
-void ws_filters_claimed(conn_rec *c)
-{
-    ap_filter_t *in = find_filter(c->input_filters, ws_in_handle);
-
-    if (in != NULL) {
-        ((ws_in_ctx_t *)in->ctx)->claim = 0;
-    }
-}
-
-void ws_filters_release_eor(conn_rec *c)
-{
-    ap_filter_t *out = find_filter(c->output_filters, ws_out_handle);
-
-    if (out != NULL) {
-        ws_out_ctx_t *ctx = out->ctx;
-
-        ctx->hold_eor = 0;
-        /* destroying the EOR logs the request and frees r->pool */
-        apr_brigade_cleanup(ctx->held);
-    }
+    /* the core's share counts as a byte: it holds something */
+    return fs->out->pending_bytes + (fs->c->data_in_output_filters ? 1 : 0);
 }
 
 void ws_filters_register_hooks(apr_pool_t *p)

@@ -10,6 +10,9 @@
 
 #include "ws_frame.h"
 
+/** The two filters of one connection, for the session that owns them. */
+typedef struct ws_filters_t ws_filters_t;
+
 /** Registers WEBSOCKET_IN / WEBSOCKET_OUT (from register_hooks). */
 void ws_filters_register_hooks(apr_pool_t *p);
 
@@ -18,27 +21,37 @@ void ws_filters_register_hooks(apr_pool_t *p);
  * @param max_message limit on a message's declared length (and control
  *        frame payloads); 0 = none
  * @param too_large_code 1009, or 1004 for protocol versions 7 and 8
- * @return the parser, whose settings an extension (permessage-deflate)
- *         may adjust before the first read
+ * @remark allocated from c->pool
  */
-ws_frame_parser_t *ws_filters_add(conn_rec *c, apr_uint64_t max_message,
-                                  int too_large_code);
+ws_filters_t *ws_filters_add(conn_rec *c, apr_uint64_t max_message,
+                             int too_large_code);
+
+/** The frame parser, whose settings an extension (permessage-deflate)
+ * may adjust before the first read. */
+ws_frame_parser_t *ws_filters_parser(ws_filters_t *fs);
+
+/** Whether part of a frame has arrived and the rest has not. */
+int ws_filters_mid_frame(const ws_filters_t *fs);
 
 /**
- * Prepares @p c for the asynchronous driver (@p on) or back: the input
- * filter answers httpd's speculative peek after the handler with data,
- * the output filter keeps the request's EOR bucket.
+ * Switches WEBSOCKET_OUT between blocking writes (the default: a FLUSH
+ * waits for the client, bounded by the socket's timeout) and
+ * non-blocking ones, for a thread that serves many connections: what the
+ * client does not take stays in the filter until a later write or
+ * ws_filters_push().  A blocking write sends what is held first.
+ * @remark the I/O owner only; HTTP/2 streams always block
  */
-void ws_filters_set_async(conn_rec *c, int on);
-
-/** The process_connection hook has the connection: no more peek answers. */
-void ws_filters_claimed(conn_rec *c);
+void ws_filters_set_nonblock(ws_filters_t *fs, int on);
 
 /**
- * Destroys the kept EOR bucket: the request is logged and r->pool freed.
- * @remark nothing of the request (or the session in its pool) may be
- *         used afterwards
+ * Non-blocking mode: writes what the client takes now of the held
+ * output.
+ * @return APR_SUCCESS (see ws_filters_pending) or the connection's error
  */
-void ws_filters_release_eor(conn_rec *c);
+apr_status_t ws_filters_push(ws_filters_t *fs);
+
+/** Bytes written by the session and not yet taken by the client
+ * (non-zero while anything is held). */
+apr_size_t ws_filters_pending(const ws_filters_t *fs);
 
 #endif /* WS_FILTERS_H */

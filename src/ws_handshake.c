@@ -16,11 +16,15 @@
 #include "http_request.h"
 
 #include "ws_async.h"
+#include "ws_blocking.h"
 #include "ws_config.h"
 #include "ws_deflate.h"
 #include "ws_handshake.h"
 #include "ws_hs.h"
 #include "ws_log.h"
+#include "ws_engine.h"
+#include "ws_io.h"
+#include "ws_server.h"
 #include "ws_session.h"
 
 APLOG_USE_MODULE(websocket);
@@ -129,8 +133,6 @@ static int switch_protocols(request_rec *r, ws_session_t *s, const char *key,
                             const char *deflate_response)
 {
     apr_table_t *h = r->headers_out;
-    int async;
-
     r->status = HTTP_SWITCHING_PROTOCOLS;
     r->status_line = ap_get_status_line(r->status);
     apr_table_setn(h, "Upgrade", "websocket");
@@ -157,22 +159,20 @@ static int switch_protocols(request_rec *r, ws_session_t *s, const char *key,
     apr_table_overlap(h, s->hs_headers, APR_OVERLAP_TABLES_SET);
     ap_send_interim_response(r, 1);
     if (r->connection->aborted) {
-        ws_session_finish(s);
+        ws_engine_finish(s);
+        ws_io_end(s);
         return DONE;
     }
-    ws_session_takeover(s);
-    async = ws_async_possible(r, s->settings->driver);
+    ws_engine_takeover(s);
     ap_log_rerror(APLOG_MARK, APLOG_DEBUG, 0, r,
                   WS_LOGNO(00205) "WebSocket connection open (version %d, "
-                  "%s driver)", s->version, async ? "async" : "blocking");
-    if (async && ws_async_start(s)) {
-        /* the MPM gives the connection back to ws_async.c */
+                  "%s driver)", s->version, s->driver->name);
+    if (s->driver->start(s)) {
+        /* the driver ends it (ws_async.c logs WS00206 then) */
         return OK;
     }
-    if (!s->done) {
-        ws_session_run(s);
-    }
-    ws_session_finish(s);
+    ws_engine_finish(s);
+    ws_io_end(s);
     ap_log_rerror(APLOG_MARK, APLOG_DEBUG, 0, r,
                   WS_LOGNO(00206) "WebSocket connection closed");
     return OK;
@@ -243,6 +243,10 @@ static int ws_handler(request_rec *r)
                       WS_LOGNO(00208) "cannot set up a WebSocket session");
         return HTTP_INTERNAL_SERVER_ERROR;
     }
+    ws_server_init(s);
+    /* chosen before on_connect: plugin threads may send from then on */
+    s->driver = ws_async_possible(r, settings->driver) ? &ws_async_driver
+                                                       : &ws_blocking_driver;
     apr_thread_mutex_lock(s->mutex);
     s->in_connect = 1;
     apr_thread_mutex_unlock(s->mutex);
@@ -256,7 +260,8 @@ static int ws_handler(request_rec *r)
     if (s->plugin->on_connect && priv == NULL) {
         /* frames queued in on_connect are dropped, sends get 0 from now
          * on, and on_disconnect is not called for a refused connection */
-        ws_session_finish(s);
+        ws_engine_finish(s);
+        ws_io_end(s);
         return refuse(r);
     }
     s->plugin_private = priv;

@@ -12,9 +12,9 @@
 
 #include "http_log.h"
 
-#include "ws_async.h"
-#include "ws_log.h"
-#include "ws_session.h"
+#include "ws_engine.h"
+#include "ws_io.h"
+#include "ws_server.h"
 
 APLOG_USE_MODULE(websocket);
 
@@ -110,7 +110,10 @@ static unsigned int opcode_of(int type)
     }
 }
 
-/* send() on the I/O thread, outside on_connect: write at once. */
+/* send() on the I/O owner's thread, outside on_connect: write at once
+ * (a blocking owner waits for the client, bounded by the send timeout;
+ * a non-blocking one leaves what the client does not take pending, and
+ * refuses once that exceeds WebSocketMaxQueuedBytes). */
 static size_t send_direct(ws_session_t *s, unsigned int opcode,
                           const unsigned char *buf, size_t len)
 {
@@ -118,103 +121,20 @@ static size_t send_direct(ws_session_t *s, unsigned int opcode,
         return 0;
     }
     /* what this thread queued earlier (in on_connect) goes first */
-    ws_session_flush_queue(s);
+    ws_engine_flush_queue(s);
     if (s->state != WS_STATE_OPEN || s->done) {
         return 0;
     }
     if (opcode == WS_OP_CLOSE) {
-        ws_session_close_payload(s, buf, len);
+        ws_engine_close_payload(s, buf, len);
         return len;
     }
-    return ws_session_write(s, opcode, buf, len) == APR_SUCCESS ? len : 0;
-}
-
-/* send() from another thread, or during on_connect: queue and wake the
- * I/O thread.  Waits (bounded) for room only on other threads: the I/O
- * thread cannot wait for a queue only it drains. */
-static size_t send_queued(ws_session_t *s, unsigned int opcode,
-                          const unsigned char *buf, size_t len)
-{
-    int on_io = ws_session_on_io_thread(s);
-    int async;
-    apr_time_t deadline = apr_time_now() + s->settings->send_timeout;
-    ws_out_msg_t *m;
-
-    apr_thread_mutex_lock(s->mutex);
-    for (;;) {
-        apr_time_t now;
-
-        if (s->state >= WS_STATE_CLOSING || s->close_queued) {
-            apr_thread_mutex_unlock(s->mutex);
-            return 0;
-        }
-        /* One message larger than the bound still goes out alone, and
-         * a close is never refused for room.  While on_connect runs
-         * nobody can drain the queue and on_connect may be waiting for
-         * this very sender: the bound applies from its return on, so
-         * what on_connect's own code sends is all that can pile up. */
-        if (s->queued_bytes == 0
-            || s->queued_bytes + len <= s->settings->max_queued
-            || opcode == WS_OP_CLOSE || s->in_connect) {
-            break;
-        }
-        now = apr_time_now();
-        if (on_io || now >= deadline) {
-            apr_thread_mutex_unlock(s->mutex);
-            return 0;
-        }
-        if (s->async) {
-            /* a parked connection drains only when someone writes: do
-             * it ourselves if nobody else is */
-            apr_thread_mutex_unlock(s->mutex);
-            if (ws_session_io_acquire(s, 0)) {
-                ws_async_service(s);
-                apr_thread_mutex_lock(s->mutex);
-                continue;
-            }
-            apr_thread_mutex_lock(s->mutex);
-        }
-        s->waiters++;
-        apr_thread_cond_timedwait(s->room, s->mutex, deadline - now);
-        s->waiters--;
-    }
-    m = malloc(sizeof(*m) + len);
-    if (m == NULL) {
-        apr_thread_mutex_unlock(s->mutex);
+    if (s->write_mode == WS_WRITE_NONBLOCKING
+        && ws_io_pending(s) + len > s->settings->max_queued
+        && ws_io_push(s) > 0) {
         return 0;
     }
-    m->next = NULL;
-    m->opcode = opcode;
-    m->len = len;
-    if (len > 0) {
-        memcpy(m->data, buf, len);
-    }
-    if (s->queue_tail) {
-        s->queue_tail->next = m;
-    }
-    else {
-        s->queue_head = m;
-    }
-    s->queue_tail = m;
-    s->queued_bytes += len;
-    if (opcode == WS_OP_CLOSE) {
-        s->close_queued = 1;
-    }
-    /* wake under the mutex: the session cannot end (and its pollset
-     * go away) while we hold it */
-    if (!s->wake_pending && !on_io && s->pollset) {
-        s->wake_pending = 1;
-        apr_pollset_wakeup(s->pollset);
-    }
-    async = s->async && !on_io;
-    apr_thread_mutex_unlock(s->mutex);
-    /* asynchronous driver: a parked connection has no thread to wake;
-     * write it from here unless another thread has the I/O (it then
-     * finds the queue non-empty when it gives the I/O up) */
-    if (async && ws_session_io_acquire(s, 0)) {
-        ws_async_service(s);
-    }
-    return len;
+    return ws_io_write(s, opcode, buf, len) == APR_SUCCESS ? len : 0;
 }
 
 static size_t CALLBACK srv_send(const WebSocketServer *server, const int type,
@@ -231,10 +151,11 @@ static size_t CALLBACK srv_send(const WebSocketServer *server, const int type,
     if (opcode >= WS_OP_CLOSE && buffer_size > WS_CONTROL_MAX) {
         return 0;
     }
-    if (ws_session_on_io_thread(s) && !s->in_connect) {
+    /* in_connect is the handler's own: only the owner reads it here */
+    if (ws_io_is_owner(s) && !s->in_connect) {
         return send_direct(s, opcode, buffer, buffer_size);
     }
-    return send_queued(s, opcode, buffer, buffer_size);
+    return ws_io_enqueue(s, opcode, buffer, buffer_size) ? buffer_size : 0;
 }
 
 static void CALLBACK srv_close(const WebSocketServer *server)
