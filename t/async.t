@@ -17,6 +17,7 @@ use Apache::TestUtil qw(t_cmp);
 use Apache::TestRequest qw(GET_BODY);
 use WSClient;
 use WSMem qw(slow_factor);
+use WSTest qw(bound);
 
 plan tests => 12, need_module 'mod_websocket.c', 'mod_status.c',
     'mpm_event.c';
@@ -51,12 +52,14 @@ ok t_cmp($n_async, 20, 'async: 20 connections echo');
 sleep 0.3;
 my $busy_async = busy_workers();
 print "# busy workers: $base before, $busy_async with 20 idle async\n";
-ok $busy_async - $base <= 2;    # only the status request itself
+ok t_cmp(bound($busy_async - $base, '<=', 2), '<= 2',   # the status request
+         'busy workers added by 20 idle async connections');
 my ($blocking, $n_blocking) = open_idle('/blocking-echo', 20);
 sleep 0.3;
 my $busy_blocking = busy_workers();
 print "# busy workers: $busy_blocking with 20 more idle blocking\n";
-ok $busy_blocking - $busy_async >= 20;   # a thread each
+ok t_cmp(bound($busy_blocking - $busy_async, '>=', 20), '>= 20',  # one each
+         'busy workers added by 20 idle blocking connections');
 # the parked ones still answer
 $_->send_text('again') for @$async;
 my $again = grep { my $f = $_->read_frame(timeout => 5 * $F);
@@ -72,7 +75,9 @@ close_all($blocking);
     my $f = $c->read_frame(timeout => 5 * $F);
     my $dt = time - $t0;
     ok t_cmp($f ? $f->{opcode} : 'none', 9, 'a ping while parked');
-    ok $dt < 2.5 * $F or print "# ping after $dt s\n";
+    my $within = 2.5 * $F;
+    ok t_cmp(bound($dt, '<', $within), "< $within",
+             'seconds until the ping (WebSocketPingInterval 1)');
     # no pong: 1011 after the pong timeout
     my $r = $c->read_until_close(timeout => 5 * $F);
     ok t_cmp($r->{code}, 1011, 'no pong: 1011');
@@ -105,5 +110,7 @@ close_all($blocking);
     my $eof = $c->wait_eof(timeout => 5 * $F);
     my $dt = time - $t0;
     print "# TCP closed after $dt s\n";
-    ok $eof && $dt < 3 * $F;    # WebSocketCloseTimeout 1
+    my $within = 3 * $F;    # WebSocketCloseTimeout 1
+    ok t_cmp(($eof ? 'closed' : 'open') . ', ' . bound($dt, '<', $within),
+             "closed, < $within", 'TCP closed by the server, in seconds');
 }

@@ -35,7 +35,7 @@ use Apache::TestRequest ();
 use Apache::TestUtil qw(t_cmp);
 use WSClient;
 use WSTest qw(case ncases run_cases log_mark log_since wait_log count_log
-              vhost_port);
+              vhost_port bound);
 use WSMem qw(snapshot children growth_kb describe mem_skip slow_factor);
 
 $SIG{PIPE} = 'IGNORE';
@@ -119,7 +119,8 @@ sub after_case {
         print "# $name: memory before: ", describe($before), "\n",
               "# $name: memory after:  ", describe($after), "\n",
               "# $name: growth $g kB\n";
-        ok $g < $MEM_TOLERANCE_KB;
+        ok t_cmp(bound($g, '<', $MEM_TOLERANCE_KB), "< $MEM_TOLERANCE_KB",
+                 "$name: memory growth in kB (back to the baseline)");
     }
     my @err = error_lines($mark, $a{allow});
     print "# $_\n" for @err[0 .. ($#err < 9 ? $#err : 9)];
@@ -328,8 +329,14 @@ case(5, 'slowloris handshake', sub {
     printf "# meanwhile %d/%d probe connections echoed, slowest %.3f s\n",
         $good, $probes, $worst;
     ok t_cmp(scalar @cut, $n, 'every trickling handshake was cut');
-    ok @secs && $secs[0] > 1.5 && $secs[-1] < 4 + 2 * $F;
-    ok $probes > 0 && $good == $probes && $worst < $F;
+    my $latest = 4 + 2 * $F;
+    ok t_cmp(join(', ', bound($secs[0], '>', 1.5),
+                  bound($secs[-1], '<', $latest)), "> 1.5, < $latest",
+             'seconds until the first and the last cut (header=2)');
+    ok t_cmp(join(', ', bound($probes, '>', 0), "$good echoed",
+                  bound($worst, '<', $F)), "> 0, $probes echoed, < $F",
+             'probe connections meanwhile: how many, how many echoed, '
+             . 'slowest in seconds');
     close_conn($_) for @c;
     # the three checks, folded into two asserts here to keep the plan small
     my $h = echo_check($hport);
@@ -341,7 +348,8 @@ case(5, 'slowloris handshake', sub {
     else {
         my $g = growth_kb($before, settled_snapshot($before, 3));
         print "# growth $g kB\n";
-        ok $g < $MEM_TOLERANCE_KB;
+        ok t_cmp(bound($g, '<', $MEM_TOLERANCE_KB), "< $MEM_TOLERANCE_KB",
+                 'memory growth in kB (back to the baseline)');
     }
 });
 
@@ -395,14 +403,17 @@ case(8, 'clients that never read are cut after the Timeout', sub {
         join(', ', map { "$_ " . (defined $ended{$_}
                                   ? sprintf('%.1f s', $ended{$_}) : 'never') }
                    sort keys %tag);
+    my $limit = 3 + 10 * $F;
     for my $k (sort keys %tag) {
-        ok defined $ended{$k} && $ended{$k} < 3 + 10 * $F;
+        ok t_cmp(bound($ended{$k}, '<', $limit), "< $limit",
+                 "$k: seconds until on_disconnect");
     }
     my ($sent) = log_since($mark)
         =~ /^ws_test_threads: slow tag=\Q$tag{slow}\E sent=(\d+)$/m;
     print "# /slow: the plugin thread's send() returned 0 after ",
         $sent // '?', " x 64 KiB\n";
-    ok defined $sent;
+    ok t_cmp($sent, qr/^\d+$/,
+             "/slow: the plugin thread's send() returned 0 at last");
     # the TCP connections are gone on the server's side: reading drains
     # what the kernel buffered, then EOF (or a reset)
     my $gone = 0;
@@ -604,9 +615,11 @@ case(6, '1,000 connections opened and dropped at once', sub {
     printf "# %d connections: 101 x%d%s within %.2f s; after the drop: "
          . "on_connect x%d, on_disconnect x%d, settled after %.2f s\n",
         $n, $n101, $other ? ", $other" : '', $t1, $nc, $nd, $t2;
-    ok $n101 > 0;
+    ok t_cmp(bound($n101, '>', 0), '> 0', 'handshakes answered with 101');
     ok t_cmp($nd, $nc, 'every accepted connection: one on_disconnect');
-    ok $nc >= $n101 && $nc <= $n;
+    ok t_cmp(join(', ', bound($nc, '>=', $n101), bound($nc, '<=', $n)),
+             ">= $n101, <= $n",
+             'on_connect calls: at least one per 101, at most one per client');
     # mpm_event says so at error level when every worker is busy (a
     # capacity note, not about a client that left): reported, not counted
     my @full = grep { /AH00484/ } split /\n/, log_since($mark);
@@ -695,7 +708,9 @@ case(7, 'ping flood', sub {
     printf "# %d pings answered in %.2f s (%.0f per second)%s\n", $ok, $dt,
         $ok / ($dt || 1), $err ? " ($err)" : '';
     ok t_cmp("$ok/$bad", "$n/0", 'every ping answered by its pong, in order');
-    ok $ok / ($dt || 1) > 2000 / $F;
+    my $rate = 2000 / $F;
+    ok t_cmp(bound($ok / ($dt || 1), '>', $rate), "> $rate",
+             'pings answered per second');
     $c->send_text('after the flood');
     my $f = $c->read_frame(timeout => 5);
     ok t_cmp($f ? $f->{payload} : 'none', 'after the flood',
@@ -789,7 +804,9 @@ case(5, 'invalid UTF-8 at every position of a 1,000-byte message', sub {
     printf "# %d messages in %.2f s\n", $done, time - $t0;
     print "# $_\n" for @wrong[0 .. ($#wrong < 9 ? $#wrong : 9)];
     ok t_cmp(scalar @wrong, 0, 'every one: close 1007 and EOF, no echo');
-    ok $done >= 2900 / $SCALE;
+    my $least = 2900 / $SCALE;
+    ok t_cmp(bound($done, '>=', $least), ">= $least",
+             'messages sent, each on its own connection');
     after_case('utf-8', $mark, $before);
 });
 

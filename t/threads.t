@@ -196,6 +196,98 @@ case(8, '64 threads x 200 binary messages, client sending meanwhile', sub {
     ok t_cmp(disconnects($mark, $tag), 1, 'on_disconnect once');
 });
 
+# ---- plugin threads racing with the connection parking and unparking ------
+# 8 threads send 400 binary messages each, pausing 0-8 ms between two
+# sends; the client sends 150 messages at random intervals of 0-25 ms (on
+# the asynchronous driver a connection without input for 10 ms is parked,
+# so most of these pauses park it and the next message unparks it) and
+# reads everything meanwhile.  Under ASan this is the stress test of who
+# owns the connection's filters: plugin threads writing a parked
+# connection themselves, the MPM handing it back to a worker, a worker
+# flushing what they queued.
+case(8, '8 paced threads x 400 messages while the connection parks and '
+     . 'unparks', sub {
+    my $tag = newtag();
+    my $mark = log_mark();
+    my $c = conn('/paced', $tag);
+    ok t_cmp($c->status, 101, 'paced: 101');
+    my ($want_msgs, $threads, $per) = (150, 8, 400);
+    my %next;
+    my ($bad, $disorder, $n, $sent, $echoes, $echo_bad, $parks, @badx)
+        = (0, 0, 0, 0, 0, 0, 0);
+    my $t0 = time;
+    my $deadline = $t0 + 30 * $F;
+    my ($send_at, $last_sent, $last_bin) = ($t0, $t0, $t0);
+    my $close;
+    while (time < $deadline) {
+        if ($sent < $want_msgs && time >= $send_at) {
+            $c->send_text("E $sent");
+            $sent++;
+            $last_sent = time;
+            $c->send_text('done') if $sent == $want_msgs;
+            my $pause = rand 0.025;
+            $parks++ if $pause > 0.010 && $sent < $want_msgs;
+            $send_at = time + $pause;
+        }
+        my $wait = $sent < $want_msgs ? $send_at - time : $deadline - time;
+        my $f = $c->read_frame(timeout => $wait > 0.001 ? $wait : 0.001);
+        unless ($f) {
+            next if $c->timed_out && time < $deadline;
+            last;
+        }
+        if ($f->{opcode} == 8) {
+            $close = $f;
+            last;
+        }
+        if ($f->{opcode} == 1) {
+            if (well_formed_text($f) && $f->{payload} eq "E $echoes") {
+                $echoes++;
+            }
+            else {
+                $echo_bad++;
+            }
+            next;
+        }
+        my $p = $f->{payload};
+        my $ok = $f->{opcode} == 2 && $f->{fin} && !$f->{rsv}
+                 && !$f->{masked} && length $p >= 3;
+        my ($t, $i) = $ok ? unpack('Cn', $p) : (-1, -1);
+        $ok &&= $t < $threads && $i < $per
+                && length $p == pattern_size($t, $i)
+                && substr($p, 3) eq substr($cycle, ($t * 131 + $i * 7 + 3)
+                                           & 0xff, length($p) - 3);
+        unless ($ok) {
+            $bad++;
+            push @badx, sprintf('op=%d len=%d t=%d i=%d', $f->{opcode},
+                                length $p, $t, $i) if @badx < 3;
+            next;
+        }
+        $n++;
+        $disorder++ if $i != ($next{$t} || 0);
+        $next{$t} = $i + 1;
+        $last_bin = time;
+    }
+    printf "# %d binary frames (the last after %.2f s), %d echoes of %d "
+         . "sent (the last message after %.2f s); %d client pauses longer "
+         . "than the 10 ms a busy connection waits before it is parked\n",
+        $n, $last_bin - $t0, $echoes, $sent, $last_sent - $t0, $parks;
+    print "# bad: @badx\n" if @badx;
+    ok t_cmp($bad, 0, 'every binary message intact (length and pattern)');
+    ok t_cmp("$n/$disorder", $threads * $per . '/0',
+             'all 8 x 400 arrived, each thread in call order');
+    ok t_cmp("$echoes/$echo_bad", "$want_msgs/0",
+             'the client\'s messages all echoed, in order');
+    ok t_cmp($close ? $close->{code} : 'no close frame', 1000,
+             'close 1000 after all senders');
+    ok t_cmp(finish_close($c), 'eof, nothing after the close',
+             'TCP closed after the closing handshake');
+    my $log = wait_log($mark, qr/^ws_test_threads: paced tag=\Q$tag\E ok=\d+ fail=\d+$/m, 5);
+    my ($line) = ($log // '') =~ /^ws_test_threads: paced tag=\S+ (ok=\d+ fail=\d+)$/m;
+    ok t_cmp($line // 'no line', 'ok=' . $threads * $per . ' fail=0',
+             'every send() accepted');
+    ok t_cmp(disconnects($mark, $tag), 1, 'on_disconnect once');
+});
+
 # ---- send() inside on_connect and from a thread during/after it ------------
 case(6, 'send from on_connect and from a thread it started', sub {
     my $tag = newtag();

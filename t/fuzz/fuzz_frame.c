@@ -12,6 +12,7 @@
 #include <string.h>
 
 #include "ws_frame.h"
+#include "ws_frame_cfg.h"
 
 #define CHECK(c) \
     do { \
@@ -19,13 +20,6 @@
             abort(); \
         } \
     } while (0)
-
-typedef struct {
-    apr_uint64_t max;
-    unsigned int rsv_allowed;
-    int too_large;
-    unsigned int require_mask;
-} cfg_t;
 
 /* One event of a normalised trace: consecutive PAYLOAD events merged */
 typedef struct {
@@ -63,8 +57,8 @@ static void put(trace_t *t, const rec_t *r)
 
 /* ---- the reference: the whole stream at once ---------------------------- */
 
-static void ref_decode(const cfg_t *c, const unsigned char *s, size_t len,
-                       trace_t *t)
+static void ref_decode(const ws_frame_cfg_t *c, const unsigned char *s,
+                       size_t len, trace_t *t)
 {
     size_t pos = 0, hsize, ext, avail, i;
     int in_msg = 0;
@@ -175,7 +169,7 @@ typedef struct {
     size_t hbytes;        /* header bytes consumed before its HEADER */
 } shadow_t;
 
-static void feed(const cfg_t *c, ws_frame_parser_t *p, shadow_t *sh,
+static void feed(const ws_frame_cfg_t *c, ws_frame_parser_t *p, shadow_t *sh,
                  trace_t *t, const unsigned char *in, size_t n,
                  unsigned char *out, size_t outlen)
 {
@@ -302,7 +296,7 @@ int LLVMFuzzerTestOneInput(const unsigned char *data, size_t size)
     ws_frame_event_t ev;
     shadow_t sh;
     trace_t got, want;
-    cfg_t c;
+    ws_frame_cfg_t c;
     unsigned char *out;
     const unsigned char *s;
     size_t len, off, n, outlen;
@@ -335,9 +329,7 @@ int LLVMFuzzerTestOneInput(const unsigned char *data, size_t size)
     out = malloc(outlen);
     CHECK(got.r && want.r && got.payload && want.payload && out);
 
-    ws_frame_parser_init(&p, c.max, c.rsv_allowed, c.too_large);
-    CHECK(p.require_mask == 1);
-    p.require_mask = c.require_mask;
+    CHECK(ws_frame_cfg_init_parser(&p, &c));
     memset(&sh, 0, sizeof(sh));
     x = mode * 2654435761u + 1;
     for (off = 0; off <= len && !sh.failed; off += n) {

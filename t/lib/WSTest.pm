@@ -22,6 +22,12 @@ WSTest - small helpers for the .t files (error_log, private httpd -t runs)
       the Apache::Test vars (ws_module_so, ws_libexecdir); output is
       stdout+stderr together.
   tempdir()                       a temp dir removed at exit
+  bound($got, $op, $limit)        for t_cmp on a numeric bound ($op one of
+                                  < <= > >=): "$op $limit" when
+                                  "$got $op $limit" holds, else what was
+                                  measured ("none" for undef), so that
+                                    ok t_cmp(bound($dt, '<', 2), '< 2', 'x')
+                                  fails printing the value received
   vhost_port($vhost, $https)      the port of a <VirtualHost> of the test
                                   config (Apache::Test's module name for
                                   it); $https for its TLS scheme
@@ -41,7 +47,7 @@ use warnings FATAL => 'all';
 
 use Exporter 'import';
 our @EXPORT_OK = qw(log_mark log_since wait_log count_log httpd_t tempdir
-                    vhost_port case ncases run_cases);
+                    vhost_port bound case ncases run_cases);
 
 use File::Temp ();
 use Time::HiRes qw(sleep time);
@@ -84,6 +90,20 @@ sub vhost_port {
     local $Apache::TestRequest::Module = $vhost;
     local $Apache::TestRequest::Scheme = 'https' if $https;
     (Apache::TestRequest::hostport() =~ /:(\d+)$/)[0];
+}
+
+my %holds = (
+    '<'  => sub { $_[0] < $_[1] },
+    '<=' => sub { $_[0] <= $_[1] },
+    '>'  => sub { $_[0] > $_[1] },
+    '>=' => sub { $_[0] >= $_[1] },
+);
+
+sub bound {
+    my ($got, $op, $limit) = @_;
+    my $cmp = $holds{$op} or die "bound: unknown operator '$op'\n";
+    return 'none' unless defined $got;
+    $cmp->($got, $limit) ? "$op $limit" : "$got";
 }
 
 my @tmp;

@@ -36,6 +36,15 @@
  * through and "done" has arrived (so every message the client sent before
  * "done" is echoed first).
  *
+ * paced_init (mode paced): the same messages from 8 threads, 400 each
+ *   (message (t, n) for t = 0..7, n = 0..399, built as in mode senders),
+ *   each thread pausing a pseudo-random 0-8 ms after every send (seeded by
+ *   t), so that the sends meet the connection at every stage: parked,
+ *   being handed back to a worker, served, lingering.  The threads wait
+ *   for the first message from the client; on_message echoes and "done"
+ *   is handled as in mode senders.  Summary line "ws_test_threads: paced
+ *   tag=TAG ok=N fail=M", then CLOSE 1000.
+ *
  * connect_send_init (mode connect_send): on_connect itself sends TEXT
  *   "from on_connect" (on the I/O thread, before the 101 is written), then
  *   starts one thread and returns without waiting for it.  The thread
@@ -94,6 +103,9 @@
 #define MAX_THREADS 64
 #define SLOW_SIZE 65536
 #define SLOW_MAX 65536
+#define PACED_THREADS 8
+#define PACED_MESSAGES 400
+#define PACED_PAUSE_US 8000
 
 typedef enum {
     MODE_THREADS,
@@ -103,12 +115,13 @@ typedef enum {
     MODE_SLOW,
     MODE_COUNT,
     MODE_CONNECT_JOIN,
-    MODE_CONNECT_BURST
+    MODE_CONNECT_BURST,
+    MODE_PACED
 } mode_e;
 
 static const char *const mode_names[] = {
-    "threads", "senders", "connect_send", "refuse_send",
-    "slow",    "count",   "connect_join", "connect_burst"};
+    "threads", "senders",      "connect_send",  "refuse_send", "slow",
+    "count",   "connect_join", "connect_burst", "paced"};
 
 typedef struct conn_t conn_t;
 
@@ -320,6 +333,21 @@ static void set_go(conn_t *c)
     pthread_mutex_unlock(&c->lock);
 }
 
+/* writes message (t, n) of modes senders and paced into buf (4096 bytes
+ * at least); returns its length */
+static size_t pattern_fill(unsigned char *buf, int t, int n)
+{
+    size_t len = pattern_size(t, n), i;
+
+    buf[0] = (unsigned char)t;
+    buf[1] = (unsigned char)(n >> 8);
+    buf[2] = (unsigned char)(n & 0xff);
+    for (i = 3; i < len; i++) {
+        buf[i] = (unsigned char)((t * 131 + n * 7 + (int)i) & 0xff);
+    }
+    return len;
+}
+
 static void *binary_sender(void *arg)
 {
     sender_t *s = arg;
@@ -328,14 +356,8 @@ static void *binary_sender(void *arg)
 
     wait_go(s->conn);
     for (n = 0; n < 200; n++) {
-        size_t len = pattern_size(s->id, n), i;
+        size_t len = pattern_fill(buf, s->id, n);
 
-        buf[0] = (unsigned char)s->id;
-        buf[1] = (unsigned char)(n >> 8);
-        buf[2] = (unsigned char)(n & 0xff);
-        for (i = 3; i < len; i++) {
-            buf[i] = (unsigned char)((s->id * 131 + n * 7 + (int)i) & 0xff);
-        }
         if (checked_send(s->conn, MESSAGE_TYPE_BINARY, buf, len) == len) {
             s->ok++;
         }
@@ -343,6 +365,33 @@ static void *binary_sender(void *arg)
             s->fail++;
             break;
         }
+    }
+    return NULL;
+}
+
+static void *paced_sender(void *arg)
+{
+    sender_t *s = arg;
+    unsigned char buf[4096];
+    /* xorshift32, a sequence of its own per thread (never 0) */
+    unsigned int x = (2463534242u ^ ((unsigned int)s->id * 2654435761u)) | 1;
+    int n;
+
+    wait_go(s->conn);
+    for (n = 0; n < PACED_MESSAGES; n++) {
+        size_t len = pattern_fill(buf, s->id, n);
+        struct timespec pause = {0, 0};
+
+        if (checked_send(s->conn, MESSAGE_TYPE_BINARY, buf, len) != len) {
+            s->fail++;
+            break;
+        }
+        s->ok++;
+        x ^= x << 13;
+        x ^= x >> 17;
+        x ^= x << 5;
+        pause.tv_nsec = (long)(x % PACED_PAUSE_US) * 1000;
+        nanosleep(&pause, NULL);
     }
     return NULL;
 }
@@ -385,7 +434,7 @@ static void *coordinator(void *arg)
         }
     }
     totals(c, &ok, &fail);
-    if (c->mode == MODE_SENDERS) {
+    if (c->mode == MODE_SENDERS || c->mode == MODE_PACED) {
         /* until the client said "done" (or the connection is over) */
         pthread_mutex_lock(&c->lock);
         while (!c->client_done && !c->disconnecting) {
@@ -451,6 +500,17 @@ static void *CALLBACK senders_on_connect(const WebSocketServer *server)
 
     if (c != NULL) {
         start_senders(c, 64, binary_sender);
+        start_coordinator(c);
+    }
+    return c;
+}
+
+static void *CALLBACK paced_on_connect(const WebSocketServer *server)
+{
+    conn_t *c = conn_new(server, MODE_PACED);
+
+    if (c != NULL) {
+        start_senders(c, PACED_THREADS, paced_sender);
         start_coordinator(c);
     }
     return c;
@@ -656,22 +716,26 @@ static size_t CALLBACK tt_on_message(void *plugin_private,
                                      const size_t size)
 {
     conn_t *c = plugin_private;
+    /* the modes whose threads wait for the client's first message and
+     * whose close waits for "done" */
+    int senders =
+        c != NULL && (c->mode == MODE_SENDERS || c->mode == MODE_PACED);
 
     if (type == MESSAGE_TYPE_TEXT && size == 5 &&
         memcmp(buffer, "close", 5) == 0) {
         server->close(server);
         return 0;
     }
-    if (c != NULL && c->mode == MODE_SENDERS && type == MESSAGE_TYPE_TEXT &&
-        size == 4 && memcmp(buffer, "done", 4) == 0) {
+    if (senders && type == MESSAGE_TYPE_TEXT && size == 4 &&
+        memcmp(buffer, "done", 4) == 0) {
         pthread_mutex_lock(&c->lock);
         c->client_done = 1;
         pthread_cond_broadcast(&c->cond);
         pthread_mutex_unlock(&c->lock);
         return 0;
     }
-    if (c != NULL && c->mode == MODE_SENDERS) {
-        set_go(c); /* the connection is open: the 64 threads may send */
+    if (senders) {
+        set_go(c); /* the connection is open: the threads may send */
     }
     if (c != NULL && c->mode == MODE_SLOW) {
         set_go(c); /* the client never reads: no echo */
@@ -715,6 +779,7 @@ static void CALLBACK tt_on_disconnect(void *plugin_private,
 
 PLUGIN(threads_plugin, threads_on_connect);
 PLUGIN(senders_plugin, senders_on_connect);
+PLUGIN(paced_plugin, paced_on_connect);
 PLUGIN(connect_send_plugin, connect_send_on_connect);
 PLUGIN(refuse_send_plugin, refuse_send_on_connect);
 PLUGIN(slow_plugin, slow_on_connect);
@@ -725,6 +790,7 @@ PLUGIN(headers_plugin, headers_on_connect);
 
 EXPORT WebSocketPlugin *CALLBACK threads_init(void);
 EXPORT WebSocketPlugin *CALLBACK senders_init(void);
+EXPORT WebSocketPlugin *CALLBACK paced_init(void);
 EXPORT WebSocketPlugin *CALLBACK connect_send_init(void);
 EXPORT WebSocketPlugin *CALLBACK refuse_send_init(void);
 EXPORT WebSocketPlugin *CALLBACK slow_init(void);
@@ -741,6 +807,11 @@ EXPORT WebSocketPlugin *CALLBACK threads_init(void)
 EXPORT WebSocketPlugin *CALLBACK senders_init(void)
 {
     return &senders_plugin;
+}
+
+EXPORT WebSocketPlugin *CALLBACK paced_init(void)
+{
+    return &paced_plugin;
 }
 
 EXPORT WebSocketPlugin *CALLBACK connect_send_init(void)

@@ -14,6 +14,7 @@
 
 #include "ws_test.h"
 #include "ws_frame.h"
+#include "ws_frame_cfg.h"
 
 /* ---- building client frames --------------------------------------------- */
 
@@ -126,16 +127,6 @@ typedef struct {
     apr_uint64_t left;      /* payload still due in the open frame */
 } trace_t;
 
-/* parser settings of a test */
-typedef struct {
-    apr_uint64_t max;
-    unsigned int rsv_allowed;
-    int too_large;
-    unsigned int require_mask;
-} cfg_t;
-
-static const cfg_t cfg_default = {0, 0, WS_CLOSE_TOO_LARGE, 1};
-
 static trace_t *trace_create(apr_size_t cap)
 {
     trace_t *t = apr_pcalloc(pool, sizeof(*t));
@@ -240,7 +231,7 @@ typedef struct {
     apr_size_t outlen;
 } how_t;
 
-static void run(trace_t *t, const cfg_t *c, const unsigned char *s,
+static void run(trace_t *t, const ws_frame_cfg_t *c, const unsigned char *s,
                 apr_size_t len, const how_t *how)
 {
     ws_frame_parser_t p;
@@ -252,9 +243,7 @@ static void run(trace_t *t, const cfg_t *c, const unsigned char *s,
     t->left = 0;
     t->outlen = how->outlen;
     REQUIRE(how->outlen <= t->cap + OUT_SLACK);
-    ws_frame_parser_init(&p, c->max, c->rsv_allowed, c->too_large);
-    REQUIRE(p.require_mask == 1);
-    p.require_mask = c->require_mask;
+    REQUIRE(ws_frame_cfg_init_parser(&p, c));
     if (!how->step && !how->random) {
         feed_chunk(&p, t, s, how->split);
         feed_chunk(&p, t, s + how->split, len - how->split);
@@ -293,7 +282,7 @@ static void assert_same(const trace_t *a, const trace_t *b, const char *mode,
  * every offset of their first and last 64 bytes (all header and mask
  * phases) and at every 1021st in between: every offset of a 64 KiB frame
  * would take minutes under valgrind. */
-static trace_t *feed_all_ways(const cfg_t *c, const unsigned char *s,
+static trace_t *feed_all_ways(const ws_frame_cfg_t *c, const unsigned char *s,
                               apr_size_t len)
 {
     static const apr_size_t strides[] = {1, 2, 3, 5, 7, 13, 64};
@@ -421,7 +410,7 @@ static stream_t *build(const frm_t *f, int n, int bad, int code,
  * the error is decided by the first two bytes of its frame's header, else
  * by the length field: fed byte by byte, the parser must stop exactly
  * there. */
-static void check_stream(const cfg_t *c, const stream_t *st,
+static void check_stream(const ws_frame_cfg_t *c, const stream_t *st,
                          const frm_t *badf, int early)
 {
     trace_t *got = feed_all_ways(c, st->bytes, st->len);
@@ -486,7 +475,7 @@ START_TEST(test_length_boundary)
         st = build(f, 2, -1, 0, (const unsigned char(*)[4])masks);
         ck_assert_uint_eq(st->len, header_size_of(&f[0]) + f[0].length
                                        + 2 + 4 + 3);
-        check_stream(&cfg_default, st, NULL, 0);
+        check_stream(&ws_frame_cfg_default, st, NULL, 0);
     }
 }
 END_TEST
@@ -497,7 +486,7 @@ START_TEST(test_rfc_example)
     static const unsigned char hello[] = {0x81, 0x85, 0x37, 0xfa, 0x21,
                                           0x3d, 0x7f, 0x9f, 0x4d, 0x51,
                                           0x58};
-    trace_t *t = feed_all_ways(&cfg_default, hello, sizeof(hello));
+    trace_t *t = feed_all_ways(&ws_frame_cfg_default, hello, sizeof(hello));
 
     ck_assert_int_eq(t->n, 3);
     ck_assert_int_eq(t->r[0].type, WS_FRAME_HEADER);
@@ -552,7 +541,7 @@ static const struct {
 START_TEST(test_declared_length)
 {
     frm_t f = L(1, WS_OP_BINARY, 0, 0);
-    cfg_t c = cfg_default;
+    ws_frame_cfg_t c = ws_frame_cfg_default;
     stream_t *st;
 
     f.form = declared_rows[_i].form;
@@ -789,7 +778,7 @@ static const struct {
 
 START_TEST(test_sequence)
 {
-    cfg_t c = cfg_default;
+    ws_frame_cfg_t c = ws_frame_cfg_default;
     stream_t *st;
     int bad = seq_rows[_i].bad;
 
@@ -819,9 +808,9 @@ START_TEST(test_reserved_opcode)
         f[1].fin = fin;
         f[1].opcode = reserved_opcodes[_i];
         st = build(&f[1], 1, 0, WS_CLOSE_PROTOCOL_ERROR, NULL);
-        check_stream(&cfg_default, st, &f[1], 1);
+        check_stream(&ws_frame_cfg_default, st, &f[1], 1);
         st = build(f, 2, 1, WS_CLOSE_PROTOCOL_ERROR, NULL);
-        check_stream(&cfg_default, st, &f[1], 1);
+        check_stream(&ws_frame_cfg_default, st, &f[1], 1);
     }
 }
 END_TEST
@@ -928,7 +917,7 @@ START_TEST(test_random_streams)
     stream_t *st;
     trace_t *t;
     how_t how;
-    cfg_t c = cfg_default;
+    ws_frame_cfg_t c = ws_frame_cfg_default;
     int n, i, open, r;
 
     rng = 6000;
@@ -1066,7 +1055,7 @@ START_TEST(test_unmasked_stream)
 {
     frm_t f[3] = {U(0, WS_OP_TEXT, 130), U(1, WS_OP_PING, 4),
                   U(1, WS_OP_CONT, 7)};
-    cfg_t c = cfg_default;
+    ws_frame_cfg_t c = ws_frame_cfg_default;
     stream_t *st;
 
     c.require_mask = 0;

@@ -4,7 +4,7 @@
  * UTF-8 stress test (the cases Autobahn section 6 sends) fed whole, byte
  * by byte and split at every offset, with the exact byte where INVALID
  * must first be reported; exhaustive short inputs and random ones against
- * a slow reference validator.
+ * the slow reference decoder of t/support/ws_ref_utf8.c.
  */
 #include <check.h>
 #include <stdio.h>
@@ -16,79 +16,8 @@
 
 #define WS_TEST_SEED 88172645u
 #include "ws_test.h"
+#include "ws_ref_utf8.h"
 #include "ws_utf8.h"
-
-/* ---- the reference validator -------------------------------------------- */
-
-/* Whether some scalar value (U+0000-U+10FFFF, no surrogates) whose
- * encoding takes exactly @p n bytes starts with the @p k bytes at @p b:
- * the code points with that prefix form one interval, so intersect it
- * with what n bytes may encode (RFC 3629 section 3). */
-static int ref_possible(const unsigned char *b, int k, int n)
-{
-    static const unsigned long min_cp[5] = {0, 0, 0x80, 0x800, 0x10000};
-    static const unsigned long max_cp[5] = {0, 0x7F, 0x7FF, 0xFFFF,
-                                            0x10FFFF};
-    unsigned long lo = b[0] & (0x7F >> n), hi = lo;
-    int j;
-
-    for (j = 1; j < n; j++) {
-        lo <<= 6;
-        hi <<= 6;
-        if (j < k) {
-            lo |= b[j] & 0x3F;
-            hi |= b[j] & 0x3F;
-        }
-        else {
-            hi |= 0x3F;
-        }
-    }
-    lo = lo < min_cp[n] ? min_cp[n] : lo;
-    hi = hi > max_cp[n] ? max_cp[n] : hi;
-    return lo <= hi && !(lo >= 0xD800 && hi <= 0xDFFF);
-}
-
-/* The index of the first byte after which @p s is no longer the start of
- * any valid UTF-8 text, or -1; *open: it ends inside a character. */
-static long ref_first_invalid(const unsigned char *s, size_t len, int *open)
-{
-    size_t i = 0;
-    int j, n;
-
-    *open = 0;
-    while (i < len) {
-        if (s[i] < 0x80) {
-            i++;
-            continue;
-        }
-        if ((s[i] & 0xE0) == 0xC0) {
-            n = 2;
-        }
-        else if ((s[i] & 0xF0) == 0xE0) {
-            n = 3;
-        }
-        else if ((s[i] & 0xF8) == 0xF0) {
-            n = 4;
-        }
-        else {
-            return (long)i; /* a continuation byte, or 5- and 6-byte leads */
-        }
-        for (j = 0; j < n; j++) {
-            if (i + j >= len) {
-                *open = 1;
-                return -1;
-            }
-            if (j > 0 && (s[i + j] & 0xC0) != 0x80) {
-                return (long)(i + j);
-            }
-            if (!ref_possible(s + i, j + 1, n)) {
-                return (long)(i + j);
-            }
-        }
-        i += n;
-    }
-    return -1;
-}
 
 /* ---- checking one input every way --------------------------------------- */
 
@@ -146,7 +75,7 @@ static void check_input(const unsigned char *s, size_t len, long bad,
                     "%s: split at %u, complete()", what, (unsigned)k);
         /* a prefix alone is fine exactly up to the bad byte */
         REQUIRE_MSG(ws_utf8_valid(s, k)
-                        == (ref_first_invalid(s, k, &r3) < 0 && !r3),
+                        == (ws_ref_utf8_first_invalid(s, k, &r3) < 0 && !r3),
                     "%s: valid() of the first %u bytes", what, (unsigned)k);
     }
     if (!thorough) {
@@ -328,7 +257,7 @@ START_TEST(test_kuhn)
     char what[160];
 
     /* the table agrees with the reference */
-    ck_assert_int_eq(ref_first_invalid(s, len, &ref_open), bad);
+    ck_assert_int_eq(ws_ref_utf8_first_invalid(s, len, &ref_open), bad);
     if (bad < 0) {
         ck_assert_int_eq(ref_open, open);
     }
@@ -411,13 +340,13 @@ START_TEST(test_all_short)
 
     for (x = 0; x < 256; x++) {
         b[0] = (unsigned char)x;
-        bad = ref_first_invalid(b, 1, &open);
+        bad = ws_ref_utf8_first_invalid(b, 1, &open);
         check_input(b, 1, bad, open, 1, "one byte");
     }
     for (x = 0; x < 65536; x++) {
         b[0] = (unsigned char)(x >> 8);
         b[1] = (unsigned char)x;
-        bad = ref_first_invalid(b, 2, &open);
+        bad = ws_ref_utf8_first_invalid(b, 2, &open);
         check_input(b, 2, bad, open, 0, "two bytes");
     }
 }
@@ -437,7 +366,7 @@ START_TEST(test_all_three)
         b[0] = (unsigned char)(x >> 16);
         b[1] = (unsigned char)(x >> 8);
         b[2] = (unsigned char)x;
-        bad = ref_first_invalid(b, 3, &open);
+        bad = ws_ref_utf8_first_invalid(b, 3, &open);
         ws_utf8_init(&v);
         r = ws_utf8_feed(&v, b, 3);
         REQUIRE_MSG(r == (bad >= 0 ? WS_UTF8_INVALID : WS_UTF8_OK)
@@ -475,7 +404,7 @@ START_TEST(test_four)
                     b[1] = (unsigned char)x;
                     b[2] = edge[i];
                     b[3] = edge[j];
-                    bad = ref_first_invalid(b, 4, &open);
+                    bad = ws_ref_utf8_first_invalid(b, 4, &open);
                     check_input(b, 4, bad, open, 0, "four bytes");
                 }
             }
@@ -602,7 +531,7 @@ START_TEST(test_random)
         while (pieces-- > 0) {
             len += random_piece(buf + len);
         }
-        bad = ref_first_invalid(buf, len, &open);
+        bad = ws_ref_utf8_first_invalid(buf, len, &open);
         check_input(buf, len, bad, open, 0, "random");
         /* random chunks: the chunk holding the bad byte reports it */
         ws_utf8_init(&v);
