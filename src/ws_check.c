@@ -203,8 +203,9 @@ static void collect(ws_tree_t *t, const ap_directive_t *d)
 }
 
 /* Warns of every WebSocketHandler that no SetHandler websocket-handler
- * can reach: httpd answers its upgrade requests with 404, and nothing
- * else says why (the opposite mistake gets WS00207 at request time). */
+ * can reach: httpd serves its upgrade requests as plain ones (a 404, as
+ * a rule), and nothing else says why (the opposite mistake gets WS00207
+ * at request time). */
 static void check_handlers(ws_tree_t *t, server_rec *s)
 {
     int i, j;
@@ -227,8 +228,9 @@ static void check_handlers(ws_tree_t *t, server_rec *s)
         ap_log_error(APLOG_MARK, APLOG_WARNING, 0, s,
                      WS_LOGNO(00601) "%s:%d: WebSocketHandler in %s is "
                      "never used: no \"SetHandler " WS_HANDLER_NAME "\" "
-                     "applies there, so WebSocket upgrades get 404; add "
-                     "it to that section", d->filename, d->line_num,
+                     "applies there, so WebSocket upgrades are served as "
+                     "plain requests (404, as a rule); add it to that "
+                     "section", d->filename, d->line_num,
                      section_name(t->p, sec));
     }
 }
