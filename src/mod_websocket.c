@@ -7,6 +7,7 @@
 #include "http_config.h"
 
 #include "ws_async.h"
+#include "ws_check.h"
 #include "ws_config.h"
 #include "ws_deflate_filter.h"
 #include "ws_filters.h"
@@ -22,6 +23,7 @@ static void register_hooks(apr_pool_t *p)
     ws_registry_register_hooks(p);
     ws_status_register_hooks(p);
     ws_async_register_hooks(p);
+    ws_check_register_hooks(p);
 }
 
 AP_DECLARE_MODULE(websocket) = {

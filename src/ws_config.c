@@ -413,7 +413,7 @@ const command_rec ws_config_cmds[] = {
                   "read may block, and a plugin thread wait for queue "
                   "room, in seconds (default: httpd's Timeout)"),
     AP_INIT_TAKE1("WebSocketDriver", set_driver, NULL, OR_AUTHCFG,
-                  "Blocking (default), Async or Auto: whether an open "
+                  "Auto (default), Blocking or Async: whether an open "
                   "WebSocket holds a worker thread (Blocking) or goes back "
                   "to the MPM between events (Async, or Auto where "
                   "possible: event MPM, httpd 2.4.63 or later, HTTP/1.1)"),

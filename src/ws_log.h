@@ -1,6 +1,18 @@
 /* Licensed under the Apache License, Version 2.0 (see LICENSE).
  *
  * ws_log.h -- log tags of mod_websocket ("WSnnnnn: ", like httpd's AHnnnnn).
+ *
+ * One range of numbers per concern; each number is used once.  In use,
+ * with the next free number of each range:
+ *   00001-00002  directives, plugin loading (ws_config.c, ws_plugin.c);
+ *                next 00003
+ *   00101-00115  the session (ws_session.c); next 00116
+ *   00201-00210  the handshake (ws_handshake.c); next 00211
+ *   00301-00302  permessage-deflate (filters/ws_deflate_filter.c);
+ *                next 00303
+ *   00401-00402  the asynchronous driver (ws_async.c); next 00403
+ *   00501        server-status (ws_status.c); next 00502
+ *   00601-00603  configuration checks at startup (ws_check.c); next 00604
  */
 #ifndef WS_LOG_H
 #define WS_LOG_H

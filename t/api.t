@@ -226,6 +226,27 @@ for my $t ([255, 'CLOSE'], [999, 'unknown type']) {
     });
 }
 
+# send(MESSAGE_TYPE_CLOSE, buf, n): buf is the close frame's payload as
+# given -- a status code (2 bytes, big-endian), then a UTF-8 reason; the
+# module checks neither (README, "Writing plugins")
+for my $t (["\x0f\xa0bye", 'status code 4000 and a reason', '4000/bye'],
+           ["\x03\xe8", 'status code 1000 alone', '1000/'],
+           ['x', 'one byte (a protocol error, sent as given)', '-/'],
+           ["\x03\xed", 'code 1005 (prohibited, sent as given)', '1005/']) {
+    my ($payload, $name, $want) = @$t;
+    case(3, "send(CLOSE, $name)", sub {
+        my $c = hs();
+        $c->send_binary("sendtype:255:$payload");
+        my $r = $c->read_until_close(reply => 1);
+        my $f = $r->{close};
+        ok t_cmp($f ? $f->{payload} : 'no close frame', $payload,
+                 "send(CLOSE, $name): the buffer is the close payload");
+        ok t_cmp(($r->{code} // '-') . '/' . ($r->{reason} // ''), $want,
+                 "send(CLOSE, $name): code/reason the client reads");
+        ok t_cmp($r->{eof}, 1, "send(CLOSE, $name): TCP closed");
+    });
+}
+
 # ---- close() -------------------------------------------------------------------
 case(5, 'close() from on_message', sub {
     my $mark = log_mark();

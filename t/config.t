@@ -3,6 +3,9 @@
 # Configuration (SPEC.md section 2) and plugin loading (section 1):
 #  - config errors: a private "httpd -t" on small generated configs must
 #    fail and name the directive / path / symbol;
+#  - startup warnings (httpd -t, and the error_log of a real start): a
+#    WebSocketHandler no SetHandler reaches, MaxSpareThreads below
+#    MaxRequestWorkers under the asynchronous driver;
 #  - one load per DSO+symbol per configuration pass;
 #  - the running server: no plugin -> 500, nested merge, size limits and the
 #    deprecated alias, reserved status codes, .htaccess.
@@ -17,7 +20,7 @@ use Apache::Test qw(plan ok skip need_module);
 use Apache::TestUtil qw(t_cmp);
 use WSClient;
 use WSTest qw(case ncases run_cases log_mark log_since wait_log httpd_t
-              tempdir);
+              httpd_start_stop tempdir);
 
 my $vars  = Apache::Test::vars();
 my $bad   = $vars->{ws_test_bad_so};
@@ -112,7 +115,8 @@ case(3, 'MaxMessageSize: deprecated alias', sub {
                                            '    MaxMessageSize 100'));
     ok t_cmp("exit $exit", 'exit 0', 'MaxMessageSize accepted');
     ok t_cmp($out, qr/MaxMessageSize/, 'MaxMessageSize: warning names it');
-    ok t_cmp($out, qr/:warn\]/, 'MaxMessageSize: logged as a warning');
+    ok t_cmp($out, qr/:warn\][^\n]*MaxMessageSize is deprecated/,
+             'MaxMessageSize: logged as a warning');
 });
 case(3, 'relative plugin path is resolved against ServerRoot', sub {
     my $root = tempdir();
@@ -137,6 +141,148 @@ case(2, 'same DSO+symbol in three sections: one init per configuration pass', su
     my $destroys = () = $out =~ /^ws_test_bad: destroy$/mg;
     ok t_cmp($inits, 1, 'httpd -t: counting_init called once');
     ok t_cmp($destroys, 1, 'httpd -t: destroy called once at unload');
+});
+
+# ---- startup warnings: a plugin no SetHandler reaches -----------------------
+# "httpd -t" and a real start both check; the configuration stays valid
+sub sect {
+    my ($tag, $path, @lines) = @_;
+    "<$tag $path>\n" . join('', map { "    $_\n" } @lines) . "</$tag>\n";
+}
+my $h  = "WebSocketHandler \"$echo\" echo_init";
+my $sh = 'SetHandler websocket-handler';
+my $never = qr/WS00601: \S*httpd-t\.conf:\d+: /
+            . qr/WebSocketHandler in <Location \/chat> is never used/;
+my @never = (
+    # name, config, whether WS00601 is expected, extra modules
+    ['WebSocketHandler without SetHandler', sect('Location', '/chat', $h), 1],
+    ['SetHandler none beside it',
+     sect('Location', '/chat', 'SetHandler none', $h), 1],
+    ['SetHandler websocket-handler only for another path',
+     sect('Location', '/other', $sh) . sect('Location', '/chat', $h), 1],
+    ['SetHandler websocket-handler only in another virtual host',
+     "<VirtualHost *:1>\nServerName a\n" . sect('Location', '/chat', $sh)
+     . "</VirtualHost>\n<VirtualHost *:1>\nServerName b\n"
+     . sect('Location', '/chat', $h) . "</VirtualHost>\n", 1],
+    ['SetHandler websocket-handler in the same section',
+     sect('Location', '/chat', $sh, $h), 0],
+    ['SetHandler in an enclosing <Location />',
+     sect('Location', '/', $sh) . sect('Location', '/chat', $h), 0],
+    ['SetHandler in a <LocationMatch>',
+     "<LocationMatch ^/c>\n    $sh\n</LocationMatch>\n"
+     . sect('Location', '/chat', $h), 0],
+    ['SetHandler in a sub-location', sect('Location', '/chat/room', $sh)
+     . sect('Location', '/chat', $h), 0],
+    ['SetHandler of the main server, plugin in a virtual host',
+     sect('Location', '/chat', $sh) . "<VirtualHost *:1>\n"
+     . sect('Location', '/chat', $h) . "</VirtualHost>\n", 0],
+    ['SetHandler as an expression',
+     sect('Location', '/chat', 'SetHandler "expr=websocket-handler"', $h), 0],
+    ['SetHandler in a <Directory> (cannot tell which paths)',
+     sect('Directory', '/srv', $sh) . sect('Location', '/chat', $h), 0],
+    ['AddHandler websocket-handler in the same section',
+     sect('Directory', '/srv', 'AddHandler websocket-handler .ws', $h), 0,
+     ['mime']],
+);
+for my $n (@never) {
+    my ($name, $body, $want, $mods) = @$n;
+    case(2, "startup check: $name", sub {
+        my ($exit, $out) = httpd_t(body => $body, modules => $mods || []);
+        ok(t_cmp("exit $exit", 'exit 0', "$name: still Syntax OK"))
+            or print map { "# $_\n" } split /\n/, $out;
+        # expected: the one for <Location /chat>; else none at all
+        my $re = $want ? $never : qr/WS00601/;
+        my $count = () = $out =~ /$re/g;
+        ok t_cmp($count, $want, "$name: WS00601 " . ($want ? 'once' : 'not')
+                 . ' on httpd -t');
+    });
+}
+case(3, 'startup check: the warning names the file and line', sub {
+    my ($exit, $out) = httpd_t(body => "# line 1 of the body\n"
+                                       . sect('Location', '/chat', $h));
+    my ($line) = $out =~ /WS00601: \S*httpd-t\.conf:(\d+): /;
+    my $conf = do {
+        open my $fh, '<', (($out =~ /WS00601: (\S*httpd-t\.conf):/)[0] // '')
+            or die "no config file named: $out";
+        local $/; <$fh>;
+    };
+    my @lines = split /\n/, $conf;
+    ok t_cmp(defined $line ? $lines[$line - 1] : 'no line',
+             qr/^\s*WebSocketHandler /, 'WS00601 names the line of '
+             . 'WebSocketHandler');
+    ok t_cmp($out, qr/\[websocket:warn\][^\n]*WS00601/,
+             'WS00601 is a warning of the websocket module');
+    ok t_cmp($out, qr/WS00601: [^\n]*SetHandler websocket-handler/,
+             'WS00601 says what to add');
+});
+
+# ---- startup warnings: MaxSpareThreads under the asynchronous driver -------
+sub mpm_conf {
+    my ($spare, $workers, $min) = @_;
+    "ThreadsPerChild 25\nMaxRequestWorkers $workers\n"
+    . "MinSpareThreads $min\nMaxSpareThreads $spare\n";
+}
+my $ws = sect('Location', '/ws', $sh, $h);
+my $spare = qr/WS00602: MaxSpareThreads (\d+) is below /
+            . qr/MaxRequestWorkers (\d+)/;
+my @spare = (
+    # name, config, expected (MaxSpareThreads, MaxRequestWorkers) or undef,
+    # MPM
+    ['Auto (default), MaxSpareThreads 75 of 150',
+     mpm_conf(75, 150, 25) . $ws, [75, 150]],
+    ["httpd's own defaults (250 of 400)", $ws, [250, 400]],
+    ['WebSocketDriver Async', mpm_conf(75, 150, 25)
+     . sect('Location', '/ws', $sh, $h, 'WebSocketDriver Async'), [75, 150]],
+    ['Blocking only for a sub-location', mpm_conf(75, 150, 25)
+     . sect('Location', '/ws/x', 'WebSocketDriver Blocking') . $ws,
+     [75, 150]],
+    ['MaxSpareThreads = MaxRequestWorkers', mpm_conf(150, 150, 25) . $ws,
+     undef],
+    ['MaxSpareThreads above MaxRequestWorkers', mpm_conf(300, 150, 25) . $ws,
+     undef],
+    # the event MPM raises MaxSpareThreads to MinSpareThreads +
+    # ThreadsPerChild + 1 = 51 itself: 50 workers can never be too many
+    ['MaxSpareThreads raised by the MPM above MaxRequestWorkers',
+     mpm_conf(10, 50, 25) . $ws, undef],
+    ['WebSocketDriver Blocking on the location', mpm_conf(75, 150, 25)
+     . sect('Location', '/ws', $sh, $h, 'WebSocketDriver Blocking'), undef],
+    ['WebSocketDriver Blocking in <Location />', mpm_conf(75, 150, 25)
+     . sect('Location', '/', 'WebSocketDriver Blocking') . $ws, undef],
+    ['no WebSocket location', mpm_conf(75, 150, 25), undef],
+    ['only a plugin that never runs', mpm_conf(75, 150, 25)
+     . sect('Location', '/chat', $h), undef],
+    ['worker MPM (blocking driver only)', mpm_conf(75, 150, 25) . $ws, undef,
+     'worker'],
+    ['prefork MPM (blocking driver only)', $ws, undef, 'prefork'],
+);
+for my $c (@spare) {
+    my ($name, $body, $want, $mpm) = @$c;
+    case(3, "startup check: $name", sub {
+        my ($exit, $out) = httpd_t(body => $body, mpm => $mpm);
+        ok(t_cmp("exit $exit", 'exit 0', "$name: still Syntax OK"))
+            or print map { "# $_\n" } split /\n/, $out;
+        my @got = $out =~ /$spare/;
+        ok t_cmp(@got ? "@got" : 'no WS00602',
+                 $want ? "@$want" : 'no WS00602', "$name: WS00602");
+        my $fix = $want ? qr/set MaxSpareThreads $want->[1] /
+                        : qr/^(?![\s\S]*WS00602)/;
+        ok t_cmp($out, $fix, "$name: " . ($want ? 'says what to set'
+                                                : 'no warning at all'));
+    });
+}
+
+# a real start: both warnings in the error_log, once each (httpd reads
+# its configuration twice when it starts)
+case(4, 'startup check: warnings in the error_log of a real start', sub {
+    my ($err, $log) = httpd_start_stop(
+        body => mpm_conf(75, 150, 25) . $ws . sect('Location', '/chat', $h));
+    ok t_cmp($err, '', 'private httpd started and stopped');
+    my $n1 = () = $log =~ /$never/g;
+    my $n2 = () = $log =~ /WS00602: MaxSpareThreads 75 is below/g;
+    ok t_cmp($n1, 1, 'WS00601 logged once');
+    ok t_cmp($n2, 1, 'WS00602 logged once');
+    ok t_cmp($log, qr/\[websocket:warn\][^\n]*WS00602/,
+             'WS00602 is a warning of the websocket module');
 });
 
 # ---- running server ---------------------------------------------------------------

@@ -4,9 +4,10 @@
 # defects of section 6: deadlock with 17 or more concurrent senders,
 # self-deadlock when on_connect sends, a slow client stalling others, no
 # close-wait timeout), and "on_disconnect exactly once per accepted
-# connection, whatever ended it".  Driven through
-# t/plugins/ws_test_threads.c (modes documented at its top) and the
-# locations of t/conf/threads.conf.in.
+# connection, whatever ended it"; send() and close() to a connection
+# whose on_disconnect waits for the plugin's lock.  Driven through
+# t/plugins/ws_test_threads.c (modes documented at its top),
+# t/plugins/ws_test_lock.c and the locations of t/conf/threads.conf.in.
 use strict;
 use warnings FATAL => 'all';
 
@@ -595,6 +596,54 @@ case(11, 'on_disconnect exactly once per way of ending', sub {
              . 'on_disconnect');
 });
 
+# README, "Threads: send() and close() around on_disconnect": a plugin
+# thread holding the plugin's lock sends to, and closes, a connection
+# whose on_disconnect waits for that lock -- send() returns 0 at once,
+# nothing deadlocks, on_disconnect runs (t/plugins/ws_test_lock.c)
+sub disconnects_lock {
+    my ($mark, $tag) = @_;
+    sleep 0.3;
+    count_log($mark, qr/^ws_test_lock: disconnect tag=\Q$tag\E /);
+}
+for my $how ('vanishes', 'sends a close frame') {
+    case(5, "send()/close() to a connection in on_disconnect (client $how)",
+         sub {
+        my $mark = log_mark();
+        my $tag = newtag();
+        my $c = conn('/lock', $tag);
+        $c->send_text('hold');
+        my $f = $c->read_frame(timeout => 5 * $F);
+        ok t_cmp($f ? $f->{payload} : 'none', 'held',
+                 "$how: the plugin thread holds the plugin's lock");
+        my $after = 'not read';
+        if ($how eq 'vanishes') {
+            $c->close_socket;
+        } else {
+            $c->send_close(1000);
+            my $r = $c->read_until_close(timeout => 10 * $F);
+            $after = join ',', map { $_->{opcode} == 1 ? $_->{payload}
+                                                        : "op$_->{opcode}" }
+                               @{ $r->{frames} };
+        }
+        my $re = qr/^ws_test_lock: disconnect tag=\Q$tag\E begun=(\d+) /
+                 . qr/send=(-?\d+) waited=(\d+)$/m;
+        my $log = wait_log($mark, $re, 15 * $F) // '';
+        my ($begun, $sent, $waited) = $log =~ $re;
+        ok t_cmp(defined $begun ? "begun=$begun" : 'no on_disconnect line',
+                 'begun=1', "$how: on_disconnect ran, and waited for the "
+                 . 'lock while the thread sent');
+        ok t_cmp($sent // 'none', 0, "$how: send() to it returned 0");
+        ok(defined $waited && $waited >= 150 && $waited < 5000 * $F)
+            or print "# on_disconnect waited ", $waited // 'n/a',
+                     " ms for the lock (the thread holds it 200 ms)\n";
+        if ($how eq 'vanishes') {
+            ok t_cmp(disconnects_lock($mark, $tag), 1,
+                     "$how: on_disconnect once");
+        } else {
+            ok t_cmp($after, 'op8', "$how: only the close reply, no 'late'");
+        }
+    });
+}
 # ---- the server survived all of it -------------------------------------------
 case(1, 'no httpd child crashed', sub {
     my $log = log_since($start_mark);

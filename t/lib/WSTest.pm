@@ -18,9 +18,15 @@ WSTest - small helpers for the .t files (error_log, private httpd -t runs)
         root     => ServerRoot (default: a fresh temp dir)
         cwd      => working directory for the run (default '/')
         modules  => extra LoadModule names from LIBEXECDIR
-      LoadModule lines for mpm_event, authz_core and our module come from
+        mpm      => the MPM (default event)
+      LoadModule lines for the MPM, authz_core and our module come from
       the Apache::Test vars (ws_module_so, ws_libexecdir); output is
       stdout+stderr together.
+  httpd_start_stop(%a) -> ($error, $error_log)
+      starts a private httpd on the same kind of config (a free loopback
+      port), waits until it has started ("resuming normal operations" in
+      its error_log), stops it and returns its error_log; $error is ''
+      or says what went wrong.  Arguments as httpd_t (without cwd).
   tempdir()                       a temp dir removed at exit
   bound($got, $op, $limit)        for t_cmp on a numeric bound ($op one of
                                   < <= > >=): "$op $limit" when
@@ -46,10 +52,12 @@ use strict;
 use warnings FATAL => 'all';
 
 use Exporter 'import';
-our @EXPORT_OK = qw(log_mark log_since wait_log count_log httpd_t tempdir
-                    vhost_port bound case ncases run_cases);
+our @EXPORT_OK = qw(log_mark log_since wait_log count_log httpd_t
+                    httpd_start_stop tempdir vhost_port bound case ncases
+                    run_cases);
 
 use File::Temp ();
+use IO::Socket::IP ();
 use Time::HiRes qw(sleep time);
 use Apache::Test ();
 use Apache::TestRequest ();
@@ -114,35 +122,83 @@ sub tempdir {
     "$d";
 }
 
-sub httpd_t {
-    my %a = @_;
+# writes the config of httpd_t / httpd_start_stop; returns its path
+sub httpd_conf {
+    my ($root, $listen, %a) = @_;
     my $vars = Apache::Test::vars();
-    my $root = $a{root} || tempdir();
     my $lib  = $vars->{ws_libexecdir} || '/usr/lib/apache2/modules';
     my $conf = "$root/httpd-t.conf";
-    my @mods = ('mpm_event', 'authz_core', @{ $a{modules} || [] });
+    my $mpm  = $a{mpm} || 'event';
+    my @mods = ("mpm_$mpm", 'authz_core', @{ $a{modules} || [] });
+    # as root, httpd's children must not run as root (nor fail to)
+    my $user = $> == 0 ? "User nobody\nGroup nogroup\n" : '';
     open my $fh, '>', $conf or die "$conf: $!";
     print $fh <<"CONF";
 ServerRoot "$root"
 ServerName localhost
-Listen 127.0.0.1:1
+Listen $listen
 PidFile "$root/httpd.pid"
 ErrorLog "$root/error_log"
 DefaultRunTimeDir "$root"
 LogLevel warn
 DocumentRoot "$root"
+$user
 CONF
     print $fh "LoadModule ${_}_module \"$lib/mod_$_.so\"\n" for @mods;
     print $fh "LoadModule websocket_module \"$vars->{ws_module_so}\"\n";
     print $fh $a{body} || '';
     close $fh;
+    $conf;
+}
 
-    my $httpd = $vars->{httpd};
+sub httpd_t {
+    my %a = @_;
+    my $root = $a{root} || tempdir();
+    my $conf = httpd_conf($root, '127.0.0.1:1', %a);
+    my $httpd = Apache::Test::vars()->{httpd};
     my $cwd = $a{cwd} || '/';
     my $cmd = "cd '$cwd' && '$httpd' -t -f '$conf' 2>&1";
     my $out = `$cmd`;
     my $exit = $? == -1 ? -1 : $? >> 8;
     ($exit, defined $out ? $out : '');
+}
+
+sub read_text {
+    my $f = shift;
+    open my $fh, '<', $f or return '';
+    local $/;
+    my $s = <$fh>;
+    defined $s ? $s : '';
+}
+
+sub httpd_start_stop {
+    my %a = @_;
+    my $root = $a{root} || tempdir();
+    my $s = IO::Socket::IP->new(LocalHost => '127.0.0.1', LocalPort => 0,
+                                Listen => 1, ReuseAddr => 1)
+        or return ("no free port: $@", '');
+    my $port = $s->sockport;
+    close $s;
+    my $conf = httpd_conf($root, "127.0.0.1:$port", %a);
+    my $httpd = Apache::Test::vars()->{httpd};
+    my $log = "$root/error_log";
+    my $out = `'$httpd' -f '$conf' -k start 2>&1`;
+    return ("httpd -k start failed: $out", read_text($log)) if $?;
+    my $timeout = $ENV{WS_TEST_TIMEOUT} || 10;
+    my $deadline = time + $timeout;
+    my $pid;
+    while (time < $deadline) {
+        ($pid) = read_text("$root/httpd.pid") =~ /(\d+)/;
+        last if $pid && read_text($log) =~ /resuming normal operations/;
+        sleep 0.1;
+    }
+    return ('httpd did not come up', read_text($log)) unless $pid;
+    kill 'TERM', $pid;
+    $deadline = time + $timeout;
+    sleep 0.1 while kill(0, $pid) && -e "$root/httpd.pid" && time < $deadline;
+    my $err = -e "$root/httpd.pid" ? "httpd $pid did not stop" : '';
+    kill 'KILL', $pid if $err;
+    ($err, read_text($log));
 }
 
 my @cases;
