@@ -6,11 +6,14 @@
  * with the next free number of each range:
  *   00001-00002  directives, plugin loading (ws_config.c, ws_plugin.c);
  *                next 00003
- *   00101-00115  the session (ws_session.c); next 00116
+ *   00101-00116  the session: engine, I/O, registry, blocking driver
+ *                (ws_engine.c, ws_recv.c, ws_io.c, ws_registry.c,
+ *                ws_blocking.c; 00106 retired); next 00117
  *   00201-00210  the handshake (ws_handshake.c); next 00211
- *   00301-00302  permessage-deflate (filters/ws_deflate_filter.c);
+ *   00301-00302  permessage-deflate (ws_deflate_filter.c);
  *                next 00303
- *   00401-00402  the asynchronous driver (ws_async.c); next 00403
+ *   00401-00403  the asynchronous driver (ws_async.c, ws_loop.c);
+ *                next 00404
  *   00501        server-status (ws_status.c); next 00502
  *   00601-00603  configuration checks at startup (ws_check.c); next 00604
  */
