@@ -60,13 +60,14 @@ START_TEST(test_bounds)
     ck_assert_int_eq(rv, bounds_rows[_i].rv);
     if (rv == APR_SUCCESS) {
         apr_size_t room = bounds_rows[_i].end - bounds_rows[_i].start;
-        ck_assert_uint_eq(ws_shmalloc_largest(base, &heap), room - 2 * 8 - TAGS);
+        ck_assert_uint_eq(ws_shmalloc_largest(base, &heap),
+                          room - 2 * 8 - TAGS);
         ck_assert_int_eq(ws_shmalloc_check(base, &heap), APR_SUCCESS);
     }
 }
 END_TEST
 
-/* ---- every small size ------------------------------------------------------ */
+/* ---- every small size --------------------------------------------------- */
 
 /* Each request gets an aligned payload at least as large, costs a block
  * of its rounded size plus the tags (32 at least), and giving it back
@@ -126,7 +127,7 @@ START_TEST(test_exact_fit)
 }
 END_TEST
 
-/* ---- merging --------------------------------------------------------------- */
+/* ---- merging ------------------------------------------------------------ */
 
 /* Four neighbours A B C D filling the arena, freed in each of the 24
  * orders: after every free, the free runs are single blocks (the
@@ -195,7 +196,7 @@ START_TEST(test_check_catches)
 }
 END_TEST
 
-/* ---- random run against a byte map ---------------------------------------- */
+/* ---- random run against a byte map -------------------------------------- */
 
 #define STRESS_ARENA (256 * 1024)
 #define STRESS_OPS 200000
