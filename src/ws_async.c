@@ -210,6 +210,22 @@ static void async_service(ws_session_t *s)
              && ws_io_acquire(s, 0, WS_WRITE_NONBLOCKING));
 }
 
+/* A parked connection whose input no worker took for a rescue tick (all
+ * of them busy, e.g. with slow HTTP clients): read and answer here, with
+ * non-blocking writes, then park it again (ws_loop.c). */
+static void async_rescue(ws_session_t *s)
+{
+    int rounds = 0, more;
+
+    do {
+        more = s->done ? 0 : ws_recv_readable(s);
+        if (!s->done) {
+            ws_engine_flush_queue(s);
+        }
+    } while (more && !s->done && ++rounds < 4);
+    async_service(s);
+}
+
 static void async_wake(ws_session_t *s)
 {
     ws_async_t *a = s->driver_ctx;
@@ -286,6 +302,9 @@ static int async_start(ws_session_t *s)
         a->pfd.desc_type = APR_NO_DESC;
     }
     a->pfd.reqevents = APR_POLLIN;
+    if (a->pfd.desc_type == APR_POLL_SOCKET) {
+        ws_loop_watch_read(a->ref, a->pfd.desc.s);
+    }
     a->eor = apr_brigade_create(c->pool, c->bucket_alloc);
     a->claim = 1;
     a->handoff = 1;
@@ -455,7 +474,8 @@ static void async_child_init(apr_pool_t *pchild, server_rec *srv)
 #endif
     /* without the loop only the blocking driver is used
      * (ws_async_possible) */
-    if (!can || ws_loop_start(pchild, srv, async_service) != APR_SUCCESS) {
+    if (!can || ws_loop_start(pchild, srv, async_service,
+                                    async_rescue) != APR_SUCCESS) {
         return;
     }
     if (ap_mpm_query(AP_MPMQ_MAX_THREADS, &threads) != APR_SUCCESS) {

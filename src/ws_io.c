@@ -49,6 +49,7 @@ int ws_io_release(ws_session_t *s)
                     && apr_os_thread_equal(s->io_owner,
                                            apr_os_thread_current()));
     s->io = WS_IO_PARKED;
+    s->parks++;
     /* what arrived while we held it and nobody else could do */
     work = s->queue.head != NULL
            || (s->going_away && s->state == WS_STATE_OPEN);

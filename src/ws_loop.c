@@ -9,6 +9,17 @@
  * or queue event (seen: a 1 s timer fired after 3 s).  And the MPM polls
  * a parked connection for input only, so output left pending by a
  * non-blocking write needs a poller of ours.
+ *
+ * Rescue: in httpd 2.4 a connection's request headers are read on a
+ * worker, so slow HTTP clients (a slowloris on any vhost) can hold every
+ * worker, and a parked WebSocket that becomes readable then waits in
+ * the MPM's queue for as long as that lasts.  Every WS_RESCUE_TICK the
+ * loop asks, without waiting, which parked connections are readable; one
+ * that was readable at the previous tick too, and has not been taken by
+ * anybody in between (ws_session_t.parks unchanged), is served here.
+ * While workers keep up this costs one epoll_wait() per tick; when the
+ * MPM hands the connection to a worker later, the worker finds nothing
+ * to read and parks it again.
  */
 #include "httpd.h"
 #include <stdlib.h>
@@ -32,7 +43,17 @@ struct ws_loop_ref_t {
     int watched;          /* in the pollset */
     apr_time_t at;        /* earliest pending entry (0: none) */
     apr_pollfd_t pfd;
+    int read_watched;     /* in ready_ps */
+    apr_pollfd_t rpfd;
+    apr_uint64_t ready_tick; /* the tick that last saw it parked and
+                                readable */
+    apr_uint32_t ready_parks; /* ws_session_t.parks at that tick */
 };
+
+/* How often parked connections are checked for input no worker took. */
+#define WS_RESCUE_TICK apr_time_from_msec(50)
+/* At most this many rescued per tick: the loop keeps its other duties. */
+#define WS_RESCUE_MAX 256
 
 static apr_thread_mutex_t *loop_mutex;
 static ws_heap_t heap = WS_HEAP_INIT;
@@ -40,6 +61,11 @@ static apr_pollset_t *loop_ps;
 static apr_thread_t *loop_thread;
 static int loop_stop;
 static void (*loop_service)(ws_session_t *s);
+static void (*loop_rescue)(ws_session_t *s);
+static apr_pollset_t *ready_ps;   /* every parked-capable connection */
+static int read_watched;          /* how many are in it */
+static apr_uint64_t tick;
+static apr_time_t next_tick;
 
 /* Frees @p ref once nothing refers to it (loop_mutex held). */
 static void maybe_free(ws_loop_ref_t *ref)
@@ -92,11 +118,89 @@ static apr_interval_time_t run_due(void)
     return -1;
 }
 
+/* Whether ref's session is parked now, and how often it was (loop_mutex
+ * held: the session cannot go away). */
+static int parked(ws_loop_ref_t *ref, apr_uint32_t *parks)
+{
+    ws_session_t *s = ref->s;
+    int yes;
+
+    apr_thread_mutex_lock(s->mutex);
+    yes = s->io == WS_IO_PARKED;
+    *parks = s->parks;
+    apr_thread_mutex_unlock(s->mutex);
+    return yes;
+}
+
+/* One rescue tick (loop_mutex held; released while serving). */
+static void rescue_tick(void)
+{
+    ws_loop_ref_t *pinned[WS_RESCUE_MAX];
+    const apr_pollfd_t *out;
+    apr_int32_t n = 0, i;
+    int np = 0, k;
+
+    tick++;
+    if (apr_pollset_poll(ready_ps, 0, &n, &out) != APR_SUCCESS) {
+        return;
+    }
+    for (i = 0; i < n; i++) {
+        ws_loop_ref_t *ref = out[i].client_data;
+        apr_uint32_t parks;
+
+        if (!ref->read_watched || ref->s == NULL || !parked(ref, &parks)) {
+            continue;
+        }
+        if (ref->ready_tick + 1 == tick && ref->ready_parks == parks
+            && np < WS_RESCUE_MAX) {
+            ref->pending++; /* pinned: not freed while we serve others */
+            pinned[np++] = ref;
+        }
+        ref->ready_tick = tick;
+        ref->ready_parks = parks;
+    }
+    for (k = 0; k < np; k++) {
+        ws_loop_ref_t *ref = pinned[k];
+        ws_session_t *s = ref->s;
+
+        if (s != NULL && ws_io_acquire(s, 0, WS_WRITE_NONBLOCKING)) {
+            apr_thread_mutex_unlock(loop_mutex);
+            ap_log_cerror(APLOG_MARK, APLOG_TRACE1, 0, s->c,
+                          "input waited a tick for a worker: served by "
+                          "the loop");
+            loop_rescue(s);
+            apr_thread_mutex_lock(loop_mutex);
+        }
+        ref->pending--;
+        maybe_free(ref);
+    }
+}
+
+/* How long the loop may wait: until the next deadline, and the next
+ * rescue tick while there are connections to look at. */
+static apr_interval_time_t next_wait(apr_interval_time_t wait)
+{
+    apr_time_t now = apr_time_now();
+
+    if (read_watched == 0) {
+        return wait;
+    }
+    if (now >= next_tick) {
+        rescue_tick();
+        now = apr_time_now();
+        next_tick = now + WS_RESCUE_TICK;
+    }
+    if (wait < 0 || wait > next_tick - now) {
+        wait = next_tick - now;
+    }
+    return wait;
+}
+
 static void *APR_THREAD_FUNC loop_main(apr_thread_t *thd, void *data)
 {
     apr_thread_mutex_lock(loop_mutex);
     while (!loop_stop) {
-        apr_interval_time_t wait = run_due();
+        apr_interval_time_t wait = next_wait(run_due());
         const apr_pollfd_t *out;
         apr_int32_t n = 0, i;
         apr_status_t rv;
@@ -144,11 +248,13 @@ static apr_status_t loop_cleanup(void *data)
 }
 
 apr_status_t ws_loop_start(apr_pool_t *pchild, server_rec *srv,
-                           void (*service)(ws_session_t *s))
+                           void (*service)(ws_session_t *s),
+                           void (*rescue)(ws_session_t *s))
 {
     apr_status_t rv;
 
     loop_service = service;
+    loop_rescue = rescue;
     rv = apr_thread_mutex_create(&loop_mutex, APR_THREAD_MUTEX_DEFAULT,
                                  pchild);
     if (rv == APR_SUCCESS) {
@@ -157,6 +263,10 @@ apr_status_t ws_loop_start(apr_pool_t *pchild, server_rec *srv,
         rv = apr_pollset_create(&loop_ps, 64, pchild,
                                 APR_POLLSET_WAKEABLE
                                 | APR_POLLSET_THREADSAFE);
+    }
+    if (rv == APR_SUCCESS) {
+        rv = apr_pollset_create(&ready_ps, 64, pchild,
+                                APR_POLLSET_THREADSAFE);
     }
     if (rv == APR_SUCCESS) {
         rv = apr_thread_create(&loop_thread, NULL, loop_main, NULL, pchild);
@@ -226,6 +336,25 @@ void ws_loop_watch_write(ws_loop_ref_t *ref, apr_socket_t *sock)
     apr_thread_mutex_unlock(loop_mutex);
 }
 
+void ws_loop_watch_read(ws_loop_ref_t *ref, apr_socket_t *sock)
+{
+    if (ref == NULL || sock == NULL || loop_mutex == NULL) {
+        return;
+    }
+    apr_thread_mutex_lock(loop_mutex);
+    if (!ref->read_watched) {
+        ref->rpfd.desc_type = APR_POLL_SOCKET;
+        ref->rpfd.desc.s = sock;
+        ref->rpfd.reqevents = APR_POLLIN;
+        ref->rpfd.client_data = ref;
+        if (apr_pollset_add(ready_ps, &ref->rpfd) == APR_SUCCESS) {
+            ref->read_watched = 1;
+            read_watched++;
+        }
+    }
+    apr_thread_mutex_unlock(loop_mutex);
+}
+
 void ws_loop_unref(ws_loop_ref_t *ref)
 {
     if (ref == NULL) {
@@ -237,6 +366,12 @@ void ws_loop_unref(ws_loop_ref_t *ref)
     }
     apr_thread_mutex_lock(loop_mutex);
     ref->s = NULL;
+    if (ref->read_watched) {
+        /* the rescue tick looks at its results under loop_mutex */
+        apr_pollset_remove(ready_ps, &ref->rpfd);
+        ref->read_watched = 0;
+        read_watched--;
+    }
     if (ref->watched) {
         /* before the MPM closes the socket.  A poll that returned it
          * already may be waiting for the mutex: the loop frees the link

@@ -2,8 +2,9 @@
  *
  * ws_loop.h -- one thread per child that serves parked connections
  * (asynchronous driver) when nothing else does: their deadlines (pings,
- * pong, close and idle timeouts) and output that a client did not take
- * at once (it waits for the socket to become writable).  It never
+ * pong, close and idle timeouts), output that a client did not take
+ * at once (it waits for the socket to become writable), and input that
+ * no worker takes in time (every worker held by slow HTTP clients).  It never
  * blocks on one connection: it takes a connection's I/O only when it is
  * free, and writes without waiting.
  */
@@ -21,13 +22,17 @@ typedef struct ws_loop_ref_t ws_loop_ref_t;
 /**
  * Starts the child's loop thread (child_init).
  * @param service called on the loop thread for a session whose I/O it
- *        has taken (non-blocking); it must give the I/O up
+ *        has taken (non-blocking) for its deadlines or pending output;
+ *        it must give the I/O up
+ * @param rescue the same, for a parked session whose input no worker
+ *        took for a whole rescue tick: it reads too
  * @return APR_SUCCESS, or why there is no loop (then no asynchronous
  *         driver in this child)
  * @remark stopped and joined by a pre-cleanup of @p pchild
  */
 apr_status_t ws_loop_start(apr_pool_t *pchild, server_rec *srv,
-                           void (*service)(ws_session_t *s));
+                           void (*service)(ws_session_t *s),
+                           void (*rescue)(ws_session_t *s));
 
 /** Whether the loop runs in this child. */
 int ws_loop_running(void);
@@ -46,6 +51,13 @@ void ws_loop_schedule(ws_loop_ref_t *ref, apr_time_t due);
  * @remark the caller owns the session's I/O
  */
 void ws_loop_watch_write(ws_loop_ref_t *ref, apr_socket_t *sock);
+
+/**
+ * Looks at @p sock every rescue tick while the session lives: input that
+ * no worker takes is served by the loop.
+ * @remark the caller owns the session's I/O
+ */
+void ws_loop_watch_read(ws_loop_ref_t *ref, apr_socket_t *sock);
 
 /**
  * The session is over: the loop forgets it (and frees the link once
