@@ -318,21 +318,29 @@ void ws_loop_schedule(ws_loop_ref_t *ref, apr_time_t due)
     apr_thread_mutex_unlock(loop_mutex);
 }
 
+/* Adds @p sock to @p ps for @p events unless it is there (*flag);
+ * loop_mutex held.  Returns 1 if it was added now. */
+static int watch(apr_pollset_t *ps, apr_pollfd_t *pfd, int *flag,
+                 apr_socket_t *sock, apr_int16_t events, ws_loop_ref_t *ref)
+{
+    if (*flag) {
+        return 0;
+    }
+    pfd->desc_type = APR_POLL_SOCKET;
+    pfd->desc.s = sock;
+    pfd->reqevents = events;
+    pfd->client_data = ref;
+    *flag = apr_pollset_add(ps, pfd) == APR_SUCCESS;
+    return *flag;
+}
+
 void ws_loop_watch_write(ws_loop_ref_t *ref, apr_socket_t *sock)
 {
     if (ref == NULL || sock == NULL || loop_mutex == NULL) {
         return;
     }
     apr_thread_mutex_lock(loop_mutex);
-    if (!ref->watched) {
-        ref->pfd.desc_type = APR_POLL_SOCKET;
-        ref->pfd.desc.s = sock;
-        ref->pfd.reqevents = APR_POLLOUT;
-        ref->pfd.client_data = ref;
-        if (apr_pollset_add(loop_ps, &ref->pfd) == APR_SUCCESS) {
-            ref->watched = 1;
-        }
-    }
+    watch(loop_ps, &ref->pfd, &ref->watched, sock, APR_POLLOUT, ref);
     apr_thread_mutex_unlock(loop_mutex);
 }
 
@@ -342,15 +350,9 @@ void ws_loop_watch_read(ws_loop_ref_t *ref, apr_socket_t *sock)
         return;
     }
     apr_thread_mutex_lock(loop_mutex);
-    if (!ref->read_watched) {
-        ref->rpfd.desc_type = APR_POLL_SOCKET;
-        ref->rpfd.desc.s = sock;
-        ref->rpfd.reqevents = APR_POLLIN;
-        ref->rpfd.client_data = ref;
-        if (apr_pollset_add(ready_ps, &ref->rpfd) == APR_SUCCESS) {
-            ref->read_watched = 1;
-            read_watched++;
-        }
+    if (watch(ready_ps, &ref->rpfd, &ref->read_watched, sock, APR_POLLIN,
+              ref)) {
+        read_watched++;
     }
     apr_thread_mutex_unlock(loop_mutex);
 }
