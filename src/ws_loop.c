@@ -265,7 +265,8 @@ apr_status_t ws_loop_start(apr_pool_t *pchild, server_rec *srv,
                                 | APR_POLLSET_THREADSAFE);
     }
     if (rv == APR_SUCCESS) {
-        rv = apr_pollset_create(&ready_ps, 64, pchild,
+        /* a tick sees at most this many ready at once */
+        rv = apr_pollset_create(&ready_ps, WS_RESCUE_MAX, pchild,
                                 APR_POLLSET_THREADSAFE);
     }
     if (rv == APR_SUCCESS) {
