@@ -242,6 +242,14 @@ static apr_status_t loop_cleanup(void *data)
     apr_pollset_wakeup(loop_ps);
     apr_thread_mutex_unlock(loop_mutex);
     apr_thread_join(&rv, loop_thread);
+    /* links of ended sessions still waiting for their entries to come
+     * due go now; those of live sessions go with ws_loop_unref() */
+    while (ws_heap_peek(&heap) != NULL) {
+        ws_loop_ref_t *ref = ws_heap_pop(&heap).item;
+
+        ref->pending--;
+        maybe_free(ref);
+    }
     ws_heap_free(&heap);
     loop_mutex = NULL;
     return APR_SUCCESS;

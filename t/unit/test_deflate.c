@@ -195,7 +195,9 @@ static apr_status_t to_sink(void *baton, const unsigned char *d,
         s->buf = realloc(s->buf, s->cap);
         ck_assert_ptr_nonnull(s->buf);
     }
-    memcpy(s->buf + s->len, d, n);
+    if (n > 0) { /* an empty piece may come as NULL */
+        memcpy(s->buf + s->len, d, n);
+    }
     s->len += n;
     return APR_SUCCESS;
 }
