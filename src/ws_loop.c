@@ -360,8 +360,9 @@ void ws_loop_watch_read(ws_loop_ref_t *ref, apr_socket_t *sock)
     }
     apr_thread_mutex_lock(loop_mutex);
     if (watch(ready_ps, &ref->rpfd, &ref->read_watched, sock, APR_POLLIN,
-              ref)) {
-        read_watched++;
+              ref) && read_watched++ == 0) {
+        /* the loop may be waiting for a far deadline without ticks */
+        apr_pollset_wakeup(loop_ps);
     }
     apr_thread_mutex_unlock(loop_mutex);
 }
