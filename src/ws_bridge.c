@@ -201,7 +201,10 @@ static apr_int16_t peer_events(ws_session_t *s)
     if (b->up_len > 0) {
         ev |= APR_POLLOUT;
     }
-    if (!b->backend_eof && s->state == WS_STATE_OPEN) {
+    /* backend bytes are read once the client took the previous ones
+     * (a non-blocking owner leaves them pending) */
+    if (!b->backend_eof && s->state == WS_STATE_OPEN
+        && ws_io_pending(s) == 0) {
         ev |= APR_POLLIN;
     }
     return ev;
@@ -217,7 +220,8 @@ static void peer_ready(ws_session_t *s)
     if (b->up_len > 0 && !flush_up(b)) {
         return;
     }
-    if (!b->backend_eof && s->state == WS_STATE_OPEN) {
+    if (!b->backend_eof && s->state == WS_STATE_OPEN
+        && ws_io_pending(s) == 0) {
         read_down(b);
     }
 }
@@ -399,7 +403,7 @@ static int connect_backend(ws_session_t *s, ws_bridge_t *b,
 
         ap_log_rerror(APLOG_MARK, APLOG_ERR, rv, r,
                       WS_LOGNO(00803) "cannot connect to the bridge's "
-                      "backend %s%s: %d", b->target,
+                      "backend %s%s; answering %d", b->target,
                       timeout ? " in WebSocketBridgeConnectTimeout" : "",
                       timeout ? HTTP_GATEWAY_TIME_OUT : HTTP_BAD_GATEWAY);
         return timeout ? HTTP_GATEWAY_TIME_OUT : HTTP_BAD_GATEWAY;

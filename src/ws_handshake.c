@@ -269,10 +269,9 @@ static int ws_handler(request_rec *r)
             return status;
         }
     }
-    /* chosen before on_connect: plugin threads may send from then on.
-     * A bridge's backend is polled by the blocking driver only so far */
-    s->driver = s->peer == NULL && ws_async_possible(r, settings->driver)
-                    ? &ws_async_driver : &ws_blocking_driver;
+    /* chosen before on_connect: plugin threads may send from then on */
+    s->driver = ws_async_possible(r, settings->driver) ? &ws_async_driver
+                                                       : &ws_blocking_driver;
     apr_thread_mutex_lock(s->mutex);
     s->in_connect = 1;
     apr_thread_mutex_unlock(s->mutex);

@@ -19,11 +19,12 @@ use POSIX ();
 use Time::HiRes qw(time sleep);
 use Apache::Test qw(plan ok need_module);
 use Apache::TestUtil qw(t_cmp);
+use Apache::TestRequest qw(GET_BODY);
 use WSClient;
 use WSMem qw(mem_skip slow_factor snapshot growth_kb describe);
 use WSTest qw(bound tempdir);
 
-plan tests => 23, need_module 'mod_websocket.c';
+plan tests => 30, need_module 'mod_websocket.c';
 
 my $F   = slow_factor();
 my $dir = tempdir();
@@ -84,6 +85,8 @@ sub random_bytes { join '', map { chr int rand 256 } 1 .. $_[0] }
 my ($echo_port) = backend('echo', 'tcp');
 my ($echo_path) = backend('echo', "unix:$dir/echo.sock");
 for my $t (['tcp', '/bridge', 'X-Bridge-Port', $echo_port],
+           ['tcp, blocking driver', '/bridge-blocking', 'X-Bridge-Port',
+            $echo_port],
            ['unix', '/bridge-unix', 'X-Bridge-Path', $echo_path]) {
     my ($name, $path, $h, $v) = @$t;
     my $c = bridged($path, $h, $v);
@@ -206,4 +209,36 @@ SKIP: {
     $e->send_close(1000);
     my $r = $e->read_until_close(timeout => 10 * $F);
     ok t_cmp($r->{code}, 1000, 'and closes normally');
+}
+
+# ---- idle bridged connections hold no worker thread --------------------
+SKIP: {
+    unless (Apache::Test::have_module('mod_status.c')
+            && Apache::Test::have_module('mpm_event.c')) {
+        ok 1, '# skip needs mod_status and the event MPM' for 1 .. 3;
+        last SKIP;
+    }
+    my $busy = sub {
+        my ($n) = GET_BODY('/server-status?auto') =~ /^BusyWorkers: (\d+)$/m;
+        $n // -1;
+    };
+    my $base = $busy->();
+    my @c = map { bridged('/bridge-async', 'X-Bridge-Port', $echo_port) }
+            1 .. 100;
+    $_->send_binary('hi') for @c;
+    my $echoed = grep { my $f = $_->read_frame(timeout => 10 * $F);
+                        $f && $f->{payload} eq 'hi' } @c;
+    ok t_cmp($echoed, 100, '100 bridged connections echo');
+    sleep 0.5;
+    my $now = $busy->();
+    print "# busy workers: $base before, $now with 100 idle bridged\n";
+    ok t_cmp(bound($now - $base, '<=', 2), '<= 2',
+             'busy workers added by 100 idle bridged connections');
+    # parked, both sides still served: the backend's answer reaches the
+    # client through the loop
+    $_->send_binary('again') for @c[0 .. 9];
+    my $again = grep { my $f = $_->read_frame(timeout => 10 * $F);
+                       $f && $f->{payload} eq 'again' } @c[0 .. 9];
+    ok t_cmp($again, 10, 'parked bridged connections still echo');
+    $_->close_socket for @c;
 }
