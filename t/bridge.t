@@ -1,10 +1,11 @@
 # Licensed under the Apache License, Version 2.0 (see LICENSE).
 #
 # SetHandler websocket-bridge (WebSocketBridge): byte-exact relay to a TCP
-# and a unix-socket echo backend in both directions at once, the
-# subprotocol answers, memory bounded when either side stops reading,
-# 502 before the 101 for a backend that refuses, close 1000 when the
-# backend ends, EOF to the backend when the client vanishes.  The
+# and a unix-socket echo backend in both directions at once, under both
+# drivers, over wss:// and HTTP/2; the subprotocol answers; memory
+# bounded when either side stops reading; 502 before the 101 for a
+# backend that refuses; close 1000 when the backend ends; EOF to the
+# backend when the client vanishes.  The
 # backends are t/tools/bridge-backend, started and stopped here.
 # Locations in t/conf/bridge.conf.in.
 use strict;
@@ -21,10 +22,11 @@ use Apache::Test qw(plan ok need_module);
 use Apache::TestUtil qw(t_cmp);
 use Apache::TestRequest qw(GET_BODY);
 use WSClient;
+use H2Bridge ();
 use WSMem qw(mem_skip slow_factor snapshot growth_kb describe);
 use WSTest qw(bound tempdir);
 
-plan tests => 30, need_module 'mod_websocket.c';
+plan tests => 32, need_module 'mod_websocket.c';
 
 my $F   = slow_factor();
 my $dir = tempdir();
@@ -102,6 +104,28 @@ for my $t (['tcp', '/bridge', 'X-Bridge-Port', $echo_port],
     $c->send_close(1000);
     my $r = $c->read_until_close(timeout => 10 * $F);
     ok t_cmp($r->{code}, 1000, "$name: the client's close is answered");
+}
+
+# ---- over TLS and over HTTP/2 -------------------------------------------
+sub relay_small {
+    my ($name, %a) = @_;
+    my $c = bridged('/bridge', 'X-Bridge-Port', $echo_port, %a);
+    my @msgs = map { random_bytes($_) } 1, 100, 20000, 150000, 150000;
+    my $sent = join '', @msgs;
+    my $got = $c->status == 101 ? relay($c, length $sent, @msgs) : '';
+    ok t_cmp($c->status . ' ' . ($got eq $sent ? 'same' : 'differ'),
+             '101 same', "$name: relayed byte-exact");
+}
+relay_small('wss', ssl => 1);
+SKIP: {
+    my $why = H2Bridge::available('h2');
+    if ($why) {
+        ok 1, "# skip $why";
+        last SKIP;
+    }
+    my $b = H2Bridge->start('h2');
+    relay_small('HTTP/2', port => $b->port);
+    $b->stop;
 }
 
 # ---- subprotocols --------------------------------------------------------
