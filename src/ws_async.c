@@ -26,6 +26,11 @@
  *    again.  Output the client does not take stays pending in
  *    WEBSOCKET_OUT; the loop finishes it when the socket is writable, and
  *    a worker's next pass writes it first.
+ *  - A session with a peer socket (ws_peer_t: the bridge's backend) has
+ *    it watched by the loop while it is parked (service serves it); a
+ *    worker's pass serves it too, and waits for it, at most
+ *    WebSocketSendTimeout, while it holds the client's input back (the
+ *    MPM would hand a connection left readable straight back).
  *  - When the MPM's Timeout expires on a parked connection it closes it
  *    without calling us: a pre-cleanup of the connection pool still runs
  *    on_disconnect.  Keep WebSocketPingInterval below Timeout (the
