@@ -58,6 +58,8 @@ struct ws_loop_ref_t {
 #define WS_RESCUE_TICK apr_time_from_msec(50)
 /* At most this many rescued per tick: the loop keeps its other duties. */
 #define WS_RESCUE_MAX 256
+/* How soon a peer event that found the I/O busy is tried again. */
+#define WS_PEER_RETRY apr_time_from_msec(2)
 
 static apr_thread_mutex_t *loop_mutex;
 static ws_heap_t heap = WS_HEAP_INIT;
@@ -81,19 +83,31 @@ static void maybe_free(ws_loop_ref_t *ref)
 }
 
 /* Serves ref's session if its I/O is free (loop_mutex held; released
- * while serving).  A busy owner schedules again when it parks. */
-static void serve(ws_loop_ref_t *ref)
+ * while serving).  A busy owner schedules again when it parks.  Returns
+ * 0 if the I/O was busy. */
+static int serve(ws_loop_ref_t *ref)
 {
     ws_session_t *s = ref->s;
 
     /* the session cannot end while we hold its I/O, and it cannot be
      * taken from the link without loop_mutex (ws_loop_unref) */
     if (s == NULL || !ws_io_acquire(s, 0, WS_WRITE_NONBLOCKING)) {
-        return;
+        return 0;
     }
     apr_thread_mutex_unlock(loop_mutex);
     loop_service(s);
     apr_thread_mutex_lock(loop_mutex);
+    return 1;
+}
+
+/* A peer socket became ready while its session's owner was busy: that
+ * owner may have asked for the watch already and be about to park, so
+ * nobody would ask again.  Try again shortly (loop_mutex held). */
+static void retry_peer(ws_loop_ref_t *ref)
+{
+    if (ws_heap_push(&heap, apr_time_now() + WS_PEER_RETRY, ref)) {
+        ref->pending++;
+    }
 }
 
 static apr_interval_time_t run_due(void)
@@ -221,10 +235,12 @@ static void *APR_THREAD_FUNC loop_main(apr_thread_t *thd, void *data)
         }
         for (i = 0; i < n; i++) {
             ws_loop_ref_t *ref = out[i].client_data;
+            int peer = 0;
 
             if (ref->peer_watched && out[i].desc.s == ref->ppfd.desc.s) {
                 apr_pollset_remove(loop_ps, &ref->ppfd);
                 ref->peer_watched = 0;
+                peer = 1;
             }
             else if (ref->watched && out[i].desc.s == ref->pfd.desc.s) {
                 apr_pollset_remove(loop_ps, &ref->pfd);
@@ -237,7 +253,9 @@ static void *APR_THREAD_FUNC loop_main(apr_thread_t *thd, void *data)
                 maybe_free(ref);
                 continue;
             }
-            serve(ref);
+            if (!serve(ref) && peer) {
+                retry_peer(ref);
+            }
         }
     }
     apr_thread_mutex_unlock(loop_mutex);
@@ -359,7 +377,7 @@ void ws_loop_watch_write(ws_loop_ref_t *ref, apr_socket_t *sock)
 void ws_loop_watch_peer(ws_loop_ref_t *ref, apr_socket_t *sock,
                         apr_int16_t events)
 {
-    if (ref == NULL || sock == NULL || events == 0 || loop_mutex == NULL) {
+    if (ref == NULL || sock == NULL || loop_mutex == NULL) {
         return;
     }
     apr_thread_mutex_lock(loop_mutex);
@@ -367,7 +385,9 @@ void ws_loop_watch_peer(ws_loop_ref_t *ref, apr_socket_t *sock,
         apr_pollset_remove(loop_ps, &ref->ppfd);
         ref->peer_watched = 0;
     }
-    watch(loop_ps, &ref->ppfd, &ref->peer_watched, sock, events, ref);
+    if (events != 0) {
+        watch(loop_ps, &ref->ppfd, &ref->peer_watched, sock, events, ref);
+    }
     apr_thread_mutex_unlock(loop_mutex);
 }
 

@@ -58,7 +58,8 @@ void ws_loop_watch_write(ws_loop_ref_t *ref, apr_socket_t *sock);
  * Asks for service once @p sock, the session's peer socket (ws_peer_t,
  * e.g. the bridge's backend), is ready for @p events (APR_POLLIN,
  * APR_POLLOUT); once, like ws_loop_watch_write(): the service asks
- * again for what it still wants.  A new call replaces the events.
+ * again for what it still wants.  A new call replaces the events (0:
+ * none).
  * @remark the caller owns the session's I/O
  */
 void ws_loop_watch_peer(ws_loop_ref_t *ref, apr_socket_t *sock,
