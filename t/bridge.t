@@ -26,7 +26,7 @@ use H2Bridge ();
 use WSMem qw(mem_skip slow_factor snapshot growth_kb describe);
 use WSTest qw(bound tempdir);
 
-plan tests => 32, need_module 'mod_websocket.c';
+plan tests => 33, need_module 'mod_websocket.c';
 
 my $F   = slow_factor();
 my $dir = tempdir();
@@ -189,7 +189,7 @@ SKIP: {
 SKIP: {
     my $why = mem_skip();
     if ($why) {
-        ok 1, "# skip $why" for 1 .. 5;
+        ok 1, "# skip $why" for 1 .. 6;
         last SKIP;
     }
     my ($sink)  = backend('sink', 'tcp');
@@ -230,8 +230,26 @@ SKIP: {
     waitpid $pid, 0;
     $c->close_socket;
     $d->close_socket;
+
+    # asynchronous driver: a worker waits for such a backend at most
+    # WebSocketSendTimeout (2 s here), then the connection ends with 1011
+    my $s = bridged('/bridge-async-stuck', 'X-Bridge-Port', $sink);
+    $pid = fork // die;
+    if ($pid == 0) {
+        $s->send_binary($chunk) for 1 .. 512;
+        POSIX::_exit(0);
+    }
+    my $t0 = time;
+    my $r = $s->read_until_close(timeout => 20 * $F);
+    my $took = time - $t0;
+    print "# closed after ${took}s\n";
+    ok t_cmp($r->{code}, 1011,
+             'async: a backend that takes nothing: 1011 after the send '
+             . 'timeout');
+    kill 'KILL', $pid;
+    waitpid $pid, 0;
     $e->send_close(1000);
-    my $r = $e->read_until_close(timeout => 10 * $F);
+    $r = $e->read_until_close(timeout => 10 * $F);
     ok t_cmp($r->{code}, 1000, 'and closes normally');
 }
 
