@@ -26,6 +26,11 @@
  *    again.  Output the client does not take stays pending in
  *    WEBSOCKET_OUT; the loop finishes it when the socket is writable, and
  *    a worker's next pass writes it first.
+ *  - A session with a peer socket (ws_peer_t: the bridge's backend) has
+ *    it watched by the loop while it is parked (service serves it); a
+ *    worker's pass serves it too, and waits for it, at most
+ *    WebSocketSendTimeout, while it holds the client's input back (the
+ *    MPM would hand a connection left readable straight back).
  *  - When the MPM's Timeout expires on a parked connection it closes it
  *    without calling us: a pre-cleanup of the connection pool still runs
  *    on_disconnect.  Keep WebSocketPingInterval below Timeout (the
@@ -190,6 +195,16 @@ static void schedule(ws_session_t *s)
     if (ws_io_pending(s) > 0 && a->pfd.desc_type == APR_POLL_SOCKET) {
         ws_loop_watch_write(a->ref, a->pfd.desc.s);
     }
+    if (s->peer != NULL && !s->done) {
+        /* the peer's socket is the loop's while the connection parks */
+        ws_loop_watch_peer(a->ref, s->peer->sock, s->peer->events(s));
+    }
+}
+
+/* Whether the client's input stays unread now: the peer takes no more. */
+static int held(ws_session_t *s)
+{
+    return s->peer != NULL && s->peer->hold_input(s);
 }
 
 static void async_service(ws_session_t *s)
@@ -197,6 +212,9 @@ static void async_service(ws_session_t *s)
     do {
         ws_io_push(s);
         ws_engine_flush_queue(s);
+        if (!s->done && s->peer != NULL) {
+            s->peer->ready(s);
+        }
         if (!s->done) {
             ws_engine_on_timer(s, apr_time_now());
         }
@@ -218,7 +236,7 @@ static void async_rescue(ws_session_t *s)
     int rounds = 0, more;
 
     do {
-        more = s->done ? 0 : ws_recv_readable(s);
+        more = s->done || held(s) ? 0 : ws_recv_readable(s);
         if (!s->done) {
             ws_engine_flush_queue(s);
         }
@@ -243,11 +261,12 @@ static void session_over(ws_session_t *s)
     ws_async_t *a = s->driver_ctx;
 
     ws_registry_remove(s);
+    /* out of the loop before on_disconnect closes a peer's socket */
+    ws_loop_unref(a->ref);
+    a->ref = NULL;
     ws_engine_finish(s);
     ap_log_cerror(APLOG_MARK, APLOG_DEBUG, 0, s->c,
                   WS_LOGNO(00206) "WebSocket connection closed");
-    ws_loop_unref(a->ref);
-    a->ref = NULL;
     a->s = NULL;
     ws_io_end(s);
 }
@@ -288,7 +307,7 @@ static int async_start(ws_session_t *s)
     /* what on_connect queued, and frames the client sent right after
      * its request, before anything is parked */
     ws_engine_flush_queue(s);
-    while (!s->done && ws_recv_readable(s)) {
+    while (!s->done && !held(s) && ws_recv_readable(s)) {
         ws_engine_flush_queue(s);
     }
     if (s->done) {
@@ -393,6 +412,31 @@ static int linger(ws_session_t *s, ws_async_t *a)
 
 /* --- the MPM's passes ------------------------------------------------ */
 
+/* A worker serves the peer (ws_peer_t); while the peer holds the
+ * client's input back it waits on this thread for the peer's socket, up
+ * to WebSocketSendTimeout like a write to the client, then fails the
+ * connection: the MPM would hand a readable connection straight back. */
+static void peer_turn(ws_session_t *s)
+{
+    s->peer->ready(s);
+    while (!s->done && held(s)) {
+        apr_pollfd_t pfd = {0};
+        apr_int32_t n = 0;
+        apr_status_t rv;
+
+        pfd.desc_type = APR_POLL_SOCKET;
+        pfd.desc.s = s->peer->sock;
+        pfd.reqevents = s->peer->events(s);
+        rv = apr_poll(&pfd, 1, &n, s->settings->send_timeout);
+        if (rv != APR_SUCCESS && !APR_STATUS_IS_EINTR(rv)) {
+            ws_engine_fail(s, WS_CLOSE_INTERNAL_ERROR, "the peer took "
+                           "nothing for WebSocketSendTimeout");
+            return;
+        }
+        s->peer->ready(s);
+    }
+}
+
 /* Reads, writes and runs timers until the input would block. */
 static void pass(ws_session_t *s)
 {
@@ -403,7 +447,10 @@ static void pass(ws_session_t *s)
         ws_io_pass(s);
     }
     do {
-        more = ws_recv_readable(s);
+        if (s->peer != NULL && !s->done) {
+            peer_turn(s);
+        }
+        more = s->done ? 0 : ws_recv_readable(s);
         if (!s->done) {
             ws_engine_flush_queue(s);
         }

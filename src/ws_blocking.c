@@ -4,7 +4,10 @@
  * connection's I/O from the 101 to the end and waits in a small pollset
  * (the connection plus APR's wake-up pipe); senders on other threads
  * queue and wake it (wake).  It writes blocking, bounded by
- * WebSocketSendTimeout: the thread is the connection's own.
+ * WebSocketSendTimeout: the thread is the connection's own.  A session
+ * with a peer socket (ws_peer_t: the bridge's backend) has it in the same
+ * pollset, and the client's socket leaves the set while the peer holds
+ * the input back.
  */
 #include "httpd.h"
 #include <string.h>
@@ -29,7 +32,43 @@ APLOG_USE_MODULE(websocket);
 typedef struct {
     apr_pollset_t *ps;  /* NULL before it exists and after it is gone */
     int woken;          /* a wake-up is signalled and not yet consumed */
+    /* the owner alone: */
+    apr_pollfd_t conn;  /* the client's connection */
+    int conn_in;        /* conn is in ps */
+    apr_pollfd_t peer;  /* s->peer's socket */
+    apr_int16_t peer_events; /* what peer is in ps for (0: not in it) */
 } ws_blocking_t;
+
+/* Puts into the pollset what is wanted now: the client unless the peer
+ * holds its input back, the peer for what it asks.  Returns whether the
+ * client's input is held. */
+static int update_set(ws_session_t *s, ws_blocking_t *b)
+{
+    ws_peer_t *peer = s->peer;
+    int hold = peer != NULL && peer->hold_input(s);
+    apr_int16_t ev = peer != NULL ? peer->events(s) : 0;
+
+    if (hold && b->conn_in) {
+        b->conn_in = apr_pollset_remove(b->ps, &b->conn) != APR_SUCCESS;
+    }
+    else if (!hold && !b->conn_in) {
+        b->conn_in = apr_pollset_add(b->ps, &b->conn) == APR_SUCCESS;
+    }
+    if (peer != NULL && ev != b->peer_events) {
+        if (b->peer_events) {
+            apr_pollset_remove(b->ps, &b->peer);
+        }
+        b->peer.desc_type = APR_POLL_SOCKET;
+        b->peer.desc.s = peer->sock;
+        b->peer.reqevents = ev;
+        b->peer.p = b->conn.p;
+        b->peer_events = ev;
+        if (ev && apr_pollset_add(b->ps, &b->peer) != APR_SUCCESS) {
+            b->peer_events = 0;
+        }
+    }
+    return hold;
+}
 
 static void blocking_wake(ws_session_t *s)
 {
@@ -101,7 +140,11 @@ static void run(ws_session_t *s, ws_blocking_t *b)
 
         /* drain everything readable, including what mod_ssl decrypted
          * and holds but a socket poll would not show */
-        more = ws_recv_readable(s);
+        more = update_set(s, b) ? 0 : ws_recv_readable(s);
+        if (!s->done && s->peer != NULL) {
+            s->peer->ready(s);
+            update_set(s, b);
+        }
         if (!s->done) {
             ws_engine_flush_queue(s);
         }
@@ -146,14 +189,16 @@ static int blocking_start(ws_session_t *s)
      * the session (under the mutex) before it is destroyed */
     rv = apr_pool_create(&p, s->r->pool);
     if (rv == APR_SUCCESS) {
-        /* one slot plus APR's wake-up pipe; poll() rather than epoll:
-         * one short-lived set per connection */
-        rv = apr_pollset_create_ex(&ps, 1, p, APR_POLLSET_WAKEABLE,
+        /* the connection and a peer, plus APR's wake-up pipe; poll()
+         * rather than epoll: one short-lived set per connection */
+        rv = apr_pollset_create_ex(&ps, 2, p, APR_POLLSET_WAKEABLE,
                                    APR_POLLSET_POLL);
     }
     if (rv == APR_SUCCESS) {
         pfd.p = p;
-        rv = apr_pollset_add(ps, &pfd);
+        b->conn = pfd;
+        rv = apr_pollset_add(ps, &b->conn);
+        b->conn_in = rv == APR_SUCCESS;
     }
     if (rv != APR_SUCCESS) {
         ap_log_cerror(APLOG_MARK, APLOG_ERR, rv, s->c,

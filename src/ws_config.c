@@ -38,6 +38,9 @@ void *ws_config_create_dir(apr_pool_t *p, char *dir)
     conf->deflate_memlevel = -1;
     conf->deflate_takeover = -1;
     conf->deflate_min_size = -1;
+    conf->bridge_target = NULL;
+    conf->bridge_buffer = -1;
+    conf->bridge_connect_timeout = -1;
     return conf;
 }
 
@@ -77,7 +80,11 @@ void *ws_config_merge_dir(apr_pool_t *p, void *basev, void *addv)
     MERGE(deflate_memlevel);
     MERGE(deflate_takeover);
     MERGE(deflate_min_size);
+    MERGE(bridge_buffer);
+    MERGE(bridge_connect_timeout);
 #undef MERGE
+    conf->bridge_target = add->bridge_target ? add->bridge_target
+                                             : base->bridge_target;
     return conf;
 }
 
@@ -122,6 +129,13 @@ ws_settings_t *ws_config_settings(request_rec *r)
     s->deflate_takeover = conf->deflate_takeover != 0;
     s->deflate_min_size = conf->deflate_min_size != -1
                               ? (apr_size_t)conf->deflate_min_size : 0;
+    s->bridge_target = conf->bridge_target;
+    s->bridge_buffer = conf->bridge_buffer != -1
+                           ? (apr_size_t)conf->bridge_buffer
+                           : WS_DEFAULT_BRIDGE_BUFFER;
+    s->bridge_connect_timeout = conf->bridge_connect_timeout != -1
+                                    ? conf->bridge_connect_timeout
+                                    : WS_DEFAULT_BRIDGE_CONNECT_TIMEOUT;
     return s;
 }
 
@@ -374,6 +388,33 @@ static const char *set_deflate_min_size(cmd_parms *cmd, void *dconf,
     return NULL;
 }
 
+/* An ap_expr string: the target may come from the request. */
+static const char *set_bridge(cmd_parms *cmd, void *dconf, const char *arg)
+{
+    ws_dir_conf_t *conf = dconf;
+    const char *err = NULL;
+
+    /* the server's administrator chooses where httpd connects to */
+    if (ap_check_cmd_context(cmd, NOT_IN_HTACCESS) != NULL) {
+        return apr_psprintf(cmd->pool, "%s is not allowed in .htaccess "
+                            "files", cmd->cmd->name);
+    }
+    conf->bridge_target = ap_expr_parse_cmd(cmd, arg,
+                                            AP_EXPR_FLAG_STRING_RESULT,
+                                            &err, NULL);
+    if (err != NULL) {
+        return apr_psprintf(cmd->pool, "%s: cannot parse '%s': %s",
+                            cmd->cmd->name, arg, err);
+    }
+    return NULL;
+}
+
+static const char *set_bridge_buffer(cmd_parms *cmd, void *dconf,
+                                     const char *arg)
+{
+    return parse_bytes(cmd, arg, &((ws_dir_conf_t *)dconf)->bridge_buffer);
+}
+
 /* OR_AUTHCFG: <Location>, <Directory>, <Files> and .htaccess under
  * "AllowOverride AuthConfig", where 0.1.2 allowed them */
 const command_rec ws_config_cmds[] = {
@@ -444,5 +485,17 @@ const command_rec ws_config_cmds[] = {
     AP_INIT_TAKE1("WebSocketDeflateMinSize", set_deflate_min_size, NULL,
                   OR_AUTHCFG, "messages shorter than this many bytes are "
                   "sent uncompressed (default 0: all are compressed)"),
+    AP_INIT_TAKE1("WebSocketBridge", set_bridge, NULL, OR_AUTHCFG,
+                  "backend of SetHandler websocket-bridge: tcp://HOST:PORT "
+                  "or unix:/path/to/socket, an ap_expr string (e.g. "
+                  "tcp://127.0.0.1:%{env:PORT})"),
+    AP_INIT_TAKE1("WebSocketBridgeBuffer", set_bridge_buffer, NULL,
+                  OR_AUTHCFG, "bytes a bridged connection keeps pending "
+                  "per direction before it stops reading the other side "
+                  "(default 65536)"),
+    AP_INIT_TAKE1("WebSocketBridgeConnectTimeout", set_duration,
+                  (void *)APR_OFFSETOF(ws_dir_conf_t, bridge_connect_timeout),
+                  OR_AUTHCFG, "how long to wait for the bridge's backend "
+                  "to accept the connection, in seconds (default 5)"),
     {NULL, {NULL}, NULL, 0, RAW_ARGS, NULL}
 };

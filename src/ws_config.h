@@ -8,10 +8,17 @@
 
 #include "httpd.h"
 #include "http_config.h"
+#include "ap_expr.h"
 
 #include "ws_plugin.h"
 
 #define WS_HANDLER_NAME "websocket-handler"
+/** The handler of the WebSocket to TCP bridge (ws_bridge.c). */
+#define WS_BRIDGE_HANDLER_NAME "websocket-bridge"
+/** Default WebSocketBridgeBuffer: bytes pending per direction. */
+#define WS_DEFAULT_BRIDGE_BUFFER (64 * 1024)
+/** Default WebSocketBridgeConnectTimeout. */
+#define WS_DEFAULT_BRIDGE_CONNECT_TIMEOUT apr_time_from_sec(5)
 
 /** Default WebSocketMaxMessageSize: 32 MiB, as in 0.1.2. */
 #define WS_DEFAULT_MAX_MESSAGE (32 * 1024 * 1024)
@@ -61,6 +68,9 @@ typedef struct {
     int deflate_takeover;         /**< -1 = unset */
     apr_int64_t deflate_min_size; /**< -1 = unset */
     int driver;                   /**< ws_driver_e */
+    ap_expr_info_t *bridge_target; /**< WebSocketBridge; NULL = unset */
+    apr_int64_t bridge_buffer;    /**< -1 = unset */
+    apr_interval_time_t bridge_connect_timeout; /**< -1 = unset */
 } ws_dir_conf_t;
 
 /** The effective values of a location, with defaults applied. */
@@ -82,6 +92,9 @@ typedef struct {
     int deflate_memlevel;         /**< 1..9 */
     int deflate_takeover;         /**< keep our context between messages */
     apr_size_t deflate_min_size;  /**< shorter messages go uncompressed */
+    const ap_expr_info_t *bridge_target; /**< NULL: none configured */
+    apr_size_t bridge_buffer;     /**< bytes pending per direction */
+    apr_interval_time_t bridge_connect_timeout;
 } ws_settings_t;
 
 extern const command_rec ws_config_cmds[];

@@ -17,6 +17,7 @@
 
 #include "ws_async.h"
 #include "ws_blocking.h"
+#include "ws_bridge.h"
 #include "ws_config.h"
 #include "ws_deflate.h"
 #include "ws_handshake.h"
@@ -180,7 +181,7 @@ static int switch_protocols(request_rec *r, ws_session_t *s, const char *key,
 
 static int ws_handler(request_rec *r)
 {
-    const ws_settings_t *settings;
+    ws_settings_t *settings;
     const char *key, *value;
     apr_array_header_t *protocols;
     ws_session_t *s;
@@ -189,13 +190,27 @@ static int ws_handler(request_rec *r)
     apr_status_t rv;
     ws_deflate_params_t deflate;
     const char *deflate_response = NULL;
+    int bridge;
 
-    if (r->handler == NULL || strcmp(r->handler, WS_HANDLER_NAME) != 0
-        || !is_upgrade(r)) {
+    if (r->handler == NULL || !is_upgrade(r)) {
+        return DECLINED;
+    }
+    bridge = strcmp(r->handler, WS_BRIDGE_HANDLER_NAME) == 0;
+    if (!bridge && strcmp(r->handler, WS_HANDLER_NAME) != 0) {
         return DECLINED;
     }
     settings = ws_config_settings(r);
-    if (settings->plugin == NULL) {
+    if (bridge) {
+        if (settings->bridge_target == NULL) {
+            ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, r,
+                          WS_LOGNO(00211) "no WebSocketBridge configured "
+                          "for %s (SetHandler websocket-bridge needs one)",
+                          r->uri);
+            return HTTP_INTERNAL_SERVER_ERROR;
+        }
+        settings->plugin = ws_bridge_plugin();
+    }
+    else if (settings->plugin == NULL) {
         ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, r,
                       WS_LOGNO(00207) "no WebSocketHandler configured for "
                       "%s (SetHandler websocket-handler needs one)", r->uri);
@@ -244,6 +259,16 @@ static int ws_handler(request_rec *r)
         return HTTP_INTERNAL_SERVER_ERROR;
     }
     ws_server_init(s);
+    if (bridge) {
+        /* the backend first: a failure is an HTTP error, not a 101 */
+        int status = ws_bridge_connect(s);
+
+        if (status != OK) {
+            ws_engine_finish(s);
+            ws_io_end(s);
+            return status;
+        }
+    }
     /* chosen before on_connect: plugin threads may send from then on */
     s->driver = ws_async_possible(r, settings->driver) ? &ws_async_driver
                                                        : &ws_blocking_driver;

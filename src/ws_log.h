@@ -9,13 +9,14 @@
  *   00101-00116  the session: engine, I/O, registry, blocking driver
  *                (ws_engine.c, ws_recv.c, ws_io.c, ws_registry.c,
  *                ws_blocking.c; 00106 retired); next 00117
- *   00201-00210  the handshake (ws_handshake.c); next 00211
+ *   00201-00211  the handshake (ws_handshake.c); next 00212
  *   00301-00302  permessage-deflate (ws_deflate_filter.c);
  *                next 00303
  *   00401-00403  the asynchronous driver (ws_async.c, ws_loop.c);
  *                next 00404
  *   00501        server-status (ws_status.c); next 00502
  *   00601-00603  configuration checks at startup (ws_check.c); next 00604
+ *   00801-00808  the WebSocket to TCP bridge (ws_bridge.c); next 00809
  */
 #ifndef WS_LOG_H
 #define WS_LOG_H

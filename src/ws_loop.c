@@ -1,7 +1,9 @@
 /* Licensed under the Apache License, Version 2.0 (see LICENSE).
  *
  * ws_loop.c -- the child's thread for parked connections: a heap of
- * deadlines and a pollset of sockets whose output waits for room.
+ * deadlines and a pollset of sockets whose output waits for room, and
+ * of the peer sockets of parked sessions (the bridge's backends: an idle
+ * bridged connection holds no thread, not even for its backend).
  *
  * Not the MPM's timed callbacks: the event MPM of 2.4 (listener_thread(),
  * 2.4.71) bounds its poll by the next timer only while it pops expired
@@ -43,6 +45,8 @@ struct ws_loop_ref_t {
     int watched;          /* in the pollset */
     apr_time_t at;        /* earliest pending entry (0: none) */
     apr_pollfd_t pfd;
+    int peer_watched;     /* ppfd is in the pollset */
+    apr_pollfd_t ppfd;
     int read_watched;     /* in ready_ps */
     apr_pollfd_t rpfd;
     apr_uint64_t ready_tick; /* the tick that last saw it parked and
@@ -54,6 +58,8 @@ struct ws_loop_ref_t {
 #define WS_RESCUE_TICK apr_time_from_msec(50)
 /* At most this many rescued per tick: the loop keeps its other duties. */
 #define WS_RESCUE_MAX 256
+/* How soon a peer event that found the I/O busy is tried again. */
+#define WS_PEER_RETRY apr_time_from_msec(2)
 
 static apr_thread_mutex_t *loop_mutex;
 static ws_heap_t heap = WS_HEAP_INIT;
@@ -70,25 +76,38 @@ static apr_time_t next_tick;
 /* Frees @p ref once nothing refers to it (loop_mutex held). */
 static void maybe_free(ws_loop_ref_t *ref)
 {
-    if (ref->s == NULL && ref->pending == 0 && !ref->watched) {
+    if (ref->s == NULL && ref->pending == 0 && !ref->watched
+        && !ref->peer_watched) {
         free(ref);
     }
 }
 
 /* Serves ref's session if its I/O is free (loop_mutex held; released
- * while serving).  A busy owner schedules again when it parks. */
-static void serve(ws_loop_ref_t *ref)
+ * while serving).  A busy owner schedules again when it parks.  Returns
+ * 0 if the I/O was busy. */
+static int serve(ws_loop_ref_t *ref)
 {
     ws_session_t *s = ref->s;
 
     /* the session cannot end while we hold its I/O, and it cannot be
      * taken from the link without loop_mutex (ws_loop_unref) */
     if (s == NULL || !ws_io_acquire(s, 0, WS_WRITE_NONBLOCKING)) {
-        return;
+        return 0;
     }
     apr_thread_mutex_unlock(loop_mutex);
     loop_service(s);
     apr_thread_mutex_lock(loop_mutex);
+    return 1;
+}
+
+/* A peer socket became ready while its session's owner was busy: that
+ * owner may have asked for the watch already and be about to park, so
+ * nobody would ask again.  Try again shortly (loop_mutex held). */
+static void retry_peer(ws_loop_ref_t *ref)
+{
+    if (ws_heap_push(&heap, apr_time_now() + WS_PEER_RETRY, ref)) {
+        ref->pending++;
+    }
 }
 
 static apr_interval_time_t run_due(void)
@@ -216,17 +235,27 @@ static void *APR_THREAD_FUNC loop_main(apr_thread_t *thd, void *data)
         }
         for (i = 0; i < n; i++) {
             ws_loop_ref_t *ref = out[i].client_data;
+            int peer = 0;
 
-            if (!ref->watched) {
+            if (ref->peer_watched && out[i].desc.s == ref->ppfd.desc.s) {
+                apr_pollset_remove(loop_ps, &ref->ppfd);
+                ref->peer_watched = 0;
+                peer = 1;
+            }
+            else if (ref->watched && out[i].desc.s == ref->pfd.desc.s) {
+                apr_pollset_remove(loop_ps, &ref->pfd);
+                ref->watched = 0;
+            }
+            else {
                 continue; /* taken out while we polled */
             }
-            apr_pollset_remove(loop_ps, &ref->pfd);
-            ref->watched = 0;
             if (ref->s == NULL) {
                 maybe_free(ref);
                 continue;
             }
-            serve(ref);
+            if (!serve(ref) && peer) {
+                retry_peer(ref);
+            }
         }
     }
     apr_thread_mutex_unlock(loop_mutex);
@@ -353,6 +382,23 @@ void ws_loop_watch_write(ws_loop_ref_t *ref, apr_socket_t *sock)
     apr_thread_mutex_unlock(loop_mutex);
 }
 
+void ws_loop_watch_peer(ws_loop_ref_t *ref, apr_socket_t *sock,
+                        apr_int16_t events)
+{
+    if (ref == NULL || sock == NULL || loop_mutex == NULL) {
+        return;
+    }
+    apr_thread_mutex_lock(loop_mutex);
+    if (ref->peer_watched && ref->ppfd.reqevents != events) {
+        apr_pollset_remove(loop_ps, &ref->ppfd);
+        ref->peer_watched = 0;
+    }
+    if (events != 0) {
+        watch(loop_ps, &ref->ppfd, &ref->peer_watched, sock, events, ref);
+    }
+    apr_thread_mutex_unlock(loop_mutex);
+}
+
 void ws_loop_watch_read(ws_loop_ref_t *ref, apr_socket_t *sock)
 {
     if (ref == NULL || sock == NULL || loop_mutex == NULL) {
@@ -384,12 +430,19 @@ void ws_loop_unref(ws_loop_ref_t *ref)
         ref->read_watched = 0;
         read_watched--;
     }
-    if (ref->watched) {
-        /* before the MPM closes the socket.  A poll that returned it
-         * already may be waiting for the mutex: the loop frees the link
-         * after it has looked at that result, at this entry */
-        apr_pollset_remove(loop_ps, &ref->pfd);
-        ref->watched = 0;
+    if (ref->watched || ref->peer_watched) {
+        /* before the MPM closes the socket (and the peer's owner its
+         * own).  A poll that returned it already may be waiting for the
+         * mutex: the loop frees the link after it has looked at that
+         * result, at this entry */
+        if (ref->watched) {
+            apr_pollset_remove(loop_ps, &ref->pfd);
+            ref->watched = 0;
+        }
+        if (ref->peer_watched) {
+            apr_pollset_remove(loop_ps, &ref->ppfd);
+            ref->peer_watched = 0;
+        }
         if (!ws_heap_push(&heap, apr_time_now(), ref)) {
             /* no memory: a small leak rather than a link freed under
              * the loop's eyes */

@@ -3,7 +3,9 @@
  * ws_loop.h -- one thread per child that serves parked connections
  * (asynchronous driver) when nothing else does: their deadlines (pings,
  * pong, close and idle timeouts), output that a client did not take
- * at once (it waits for the socket to become writable), and input that
+ * at once (it waits for the socket to become writable), a peer socket
+ * served next to the connection (ws_peer_t: the bridge's backend), and
+ * input that
  * no worker takes in time (every worker held by slow HTTP clients).  It never
  * blocks on one connection: it takes a connection's I/O only when it is
  * free, and writes without waiting.
@@ -51,6 +53,17 @@ void ws_loop_schedule(ws_loop_ref_t *ref, apr_time_t due);
  * @remark the caller owns the session's I/O
  */
 void ws_loop_watch_write(ws_loop_ref_t *ref, apr_socket_t *sock);
+
+/**
+ * Asks for service once @p sock, the session's peer socket (ws_peer_t,
+ * e.g. the bridge's backend), is ready for @p events (APR_POLLIN,
+ * APR_POLLOUT); once, like ws_loop_watch_write(): the service asks
+ * again for what it still wants.  A new call replaces the events (0:
+ * none).
+ * @remark the caller owns the session's I/O
+ */
+void ws_loop_watch_peer(ws_loop_ref_t *ref, apr_socket_t *sock,
+                        apr_int16_t events);
 
 /**
  * Looks at @p sock every rescue tick while the session lives: input that

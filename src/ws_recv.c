@@ -188,6 +188,9 @@ int ws_recv_readable(ws_session_t *s)
         if (++reads > WS_READ_BUDGET) {
             return 1; /* let queued sends through, then read on */
         }
+        if (s->peer != NULL && s->peer->hold_input(s)) {
+            return 1; /* the peer takes no more now: read on later */
+        }
         rv = ap_get_brigade(s->c->input_filters, s->in_bb, AP_MODE_READBYTES,
                             APR_NONBLOCK_READ, WS_READ_MAX);
         if (APR_STATUS_IS_EAGAIN(rv)

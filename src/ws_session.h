@@ -48,6 +48,24 @@ typedef enum {
 
 typedef struct ws_session_t ws_session_t;
 
+/**
+ * A second socket that a built-in consumer serves next to the client's
+ * connection (the bridge's backend, ws_bridge.c).  The driver that owns
+ * the I/O polls @c sock for what @c events() asks and then calls
+ * @c ready(), and reads nothing from the client while @c hold_input()
+ * says so.  Every function is called by the I/O owner only and must not
+ * block.
+ */
+typedef struct ws_peer_t {
+    apr_socket_t *sock;
+    /** APR_POLLIN and/or APR_POLLOUT wanted now (0: none) */
+    apr_int16_t (*events)(ws_session_t *s);
+    /** serves the socket (and may write to the client) */
+    void (*ready)(ws_session_t *s);
+    /** 1: the peer takes no more input now; leave the client unread */
+    int (*hold_input)(ws_session_t *s);
+} ws_peer_t;
+
 struct ws_session_t {
     /* -- set before the 101, then read-only: any thread -- */
     request_rec *r;
@@ -61,6 +79,7 @@ struct ws_session_t {
     void *plugin_private;
     int accepted;                  /**< on_connect accepted */
     const ws_driver_t *driver;     /**< set before the driver starts */
+    ws_peer_t *peer;               /**< a second socket to serve, or NULL */
     void *driver_ctx;              /**< the driver's own, by its rules */
     apr_thread_mutex_t *mutex;     /**< guards the next group */
     apr_thread_cond_t *room;       /**< queue has room / state changed */
