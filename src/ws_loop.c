@@ -58,8 +58,8 @@ struct ws_loop_ref_t {
 #define WS_RESCUE_TICK apr_time_from_msec(50)
 /* At most this many rescued per tick: the loop keeps its other duties. */
 #define WS_RESCUE_MAX 256
-/* How soon a peer event that found the I/O busy is tried again. */
-#define WS_PEER_RETRY apr_time_from_msec(2)
+/* how soon a writable socket whose I/O was busy is looked at again */
+#define WS_RETRY apr_time_from_msec(2)
 
 static apr_thread_mutex_t *loop_mutex;
 static ws_heap_t heap = WS_HEAP_INIT;
@@ -83,8 +83,8 @@ static void maybe_free(ws_loop_ref_t *ref)
 }
 
 /* Serves ref's session if its I/O is free (loop_mutex held; released
- * while serving).  A busy owner schedules again when it parks.  Returns
- * 0 if the I/O was busy. */
+ * while serving).  A busy owner schedules again when it parks.
+ * @return 0 if another thread owned the I/O */
 static int serve(ws_loop_ref_t *ref)
 {
     ws_session_t *s = ref->s;
@@ -92,7 +92,7 @@ static int serve(ws_loop_ref_t *ref)
     /* the session cannot end while we hold its I/O, and it cannot be
      * taken from the link without loop_mutex (ws_loop_unref) */
     if (s == NULL || !ws_io_acquire(s, 0, WS_WRITE_NONBLOCKING)) {
-        return 0;
+        return s == NULL;
     }
     apr_thread_mutex_unlock(loop_mutex);
     loop_service(s);
@@ -100,13 +100,16 @@ static int serve(ws_loop_ref_t *ref)
     return 1;
 }
 
-/* A peer socket became ready while its session's owner was busy: that
- * owner may have asked for the watch already and be about to park, so
- * nobody would ask again.  Try again shortly (loop_mutex held). */
-static void retry_peer(ws_loop_ref_t *ref)
+/* The socket became writable while another thread owned the I/O: that
+ * owner may have asked for the watch before this wake-up took it (and
+ * will not ask again), so look again shortly (loop_mutex held). */
+static void retry_soon(ws_loop_ref_t *ref)
 {
-    if (ws_heap_push(&heap, apr_time_now() + WS_PEER_RETRY, ref)) {
+    apr_time_t due = apr_time_now() + WS_RETRY;
+
+    if (!(ref->at > 0 && ref->at <= due) && ws_heap_push(&heap, due, ref)) {
         ref->pending++;
+        ref->at = due;
     }
 }
 
@@ -235,12 +238,10 @@ static void *APR_THREAD_FUNC loop_main(apr_thread_t *thd, void *data)
         }
         for (i = 0; i < n; i++) {
             ws_loop_ref_t *ref = out[i].client_data;
-            int peer = 0;
 
             if (ref->peer_watched && out[i].desc.s == ref->ppfd.desc.s) {
                 apr_pollset_remove(loop_ps, &ref->ppfd);
                 ref->peer_watched = 0;
-                peer = 1;
             }
             else if (ref->watched && out[i].desc.s == ref->pfd.desc.s) {
                 apr_pollset_remove(loop_ps, &ref->pfd);
@@ -253,8 +254,8 @@ static void *APR_THREAD_FUNC loop_main(apr_thread_t *thd, void *data)
                 maybe_free(ref);
                 continue;
             }
-            if (!serve(ref) && peer) {
-                retry_peer(ref);
+            if (!serve(ref)) {
+                retry_soon(ref);
             }
         }
     }
