@@ -194,6 +194,8 @@ static void schedule(ws_session_t *s)
 
 static void async_service(ws_session_t *s)
 {
+    int stuck;
+
     do {
         ws_io_push(s);
         ws_engine_flush_queue(s);
@@ -206,7 +208,11 @@ static void async_service(ws_session_t *s)
         else {
             schedule(s);
         }
-    } while (ws_io_release(s)
+        /* output the client has not taken: the queue cannot drain
+         * before the socket is writable (the loop watches it), so work
+         * queued meanwhile waits for that instead of spinning here */
+        stuck = !s->done && ws_io_pending(s) > 0;
+    } while (ws_io_release(s) && !stuck
              && ws_io_acquire(s, 0, WS_WRITE_NONBLOCKING));
 }
 

@@ -54,6 +54,8 @@ struct ws_loop_ref_t {
 #define WS_RESCUE_TICK apr_time_from_msec(50)
 /* At most this many rescued per tick: the loop keeps its other duties. */
 #define WS_RESCUE_MAX 256
+/* how soon a writable socket whose I/O was busy is looked at again */
+#define WS_RETRY apr_time_from_msec(2)
 
 static apr_thread_mutex_t *loop_mutex;
 static ws_heap_t heap = WS_HEAP_INIT;
@@ -76,19 +78,34 @@ static void maybe_free(ws_loop_ref_t *ref)
 }
 
 /* Serves ref's session if its I/O is free (loop_mutex held; released
- * while serving).  A busy owner schedules again when it parks. */
-static void serve(ws_loop_ref_t *ref)
+ * while serving).  A busy owner schedules again when it parks.
+ * @return 0 if another thread owned the I/O */
+static int serve(ws_loop_ref_t *ref)
 {
     ws_session_t *s = ref->s;
 
     /* the session cannot end while we hold its I/O, and it cannot be
      * taken from the link without loop_mutex (ws_loop_unref) */
     if (s == NULL || !ws_io_acquire(s, 0, WS_WRITE_NONBLOCKING)) {
-        return;
+        return s == NULL;
     }
     apr_thread_mutex_unlock(loop_mutex);
     loop_service(s);
     apr_thread_mutex_lock(loop_mutex);
+    return 1;
+}
+
+/* The socket became writable while another thread owned the I/O: that
+ * owner may have asked for the watch before this wake-up took it (and
+ * will not ask again), so look again shortly (loop_mutex held). */
+static void retry_soon(ws_loop_ref_t *ref)
+{
+    apr_time_t due = apr_time_now() + WS_RETRY;
+
+    if (!(ref->at > 0 && ref->at <= due) && ws_heap_push(&heap, due, ref)) {
+        ref->pending++;
+        ref->at = due;
+    }
 }
 
 static apr_interval_time_t run_due(void)
@@ -226,7 +243,9 @@ static void *APR_THREAD_FUNC loop_main(apr_thread_t *thd, void *data)
                 maybe_free(ref);
                 continue;
             }
-            serve(ref);
+            if (!serve(ref)) {
+                retry_soon(ref);
+            }
         }
     }
     apr_thread_mutex_unlock(loop_mutex);
