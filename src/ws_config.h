@@ -27,6 +27,11 @@
  * under 64 KiB per connection (see README, "permessage-deflate"). */
 #define WS_DEFAULT_DEFLATE_WINDOW 12
 #define WS_DEFAULT_DEFLATE_MEMLEVEL 5
+/** Default WebSocketChannelHistory: 16 messages, 600 seconds. */
+#define WS_DEFAULT_CHAN_HISTORY 16
+#define WS_DEFAULT_CHAN_HISTORY_SECS 600
+/** The handler of publisher locations. */
+#define WS_PUBLISHER_NAME "websocket-publisher"
 
 typedef enum {
     WS_DRIVER_UNSET = -1,
@@ -61,6 +66,11 @@ typedef struct {
     int deflate_takeover;         /**< -1 = unset */
     apr_int64_t deflate_min_size; /**< -1 = unset */
     int driver;                   /**< ws_driver_e */
+    apr_array_header_t *channels; /**< ap_expr_info_t *; NULL = unset */
+    int chan_publish;             /**< -1 = unset */
+    apr_int64_t chan_history;     /**< messages; -1 = unset */
+    apr_int64_t chan_history_secs; /**< -1 = unset */
+    int slow_drop;                /**< -1 = unset */
 } ws_dir_conf_t;
 
 /** The effective values of a location, with defaults applied. */
@@ -82,6 +92,11 @@ typedef struct {
     int deflate_memlevel;         /**< 1..9 */
     int deflate_takeover;         /**< keep our context between messages */
     apr_size_t deflate_min_size;  /**< shorter messages go uncompressed */
+    const apr_array_header_t *channels; /**< ap_expr_info_t *, or NULL */
+    int chan_publish;             /**< client messages are published */
+    apr_uint32_t chan_history;    /**< messages kept per channel */
+    apr_uint32_t chan_history_secs; /**< their age limit (0: none) */
+    int slow_drop;                /**< WebSocketSlowSubscriber drop */
 } ws_settings_t;
 
 extern const command_rec ws_config_cmds[];

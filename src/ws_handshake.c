@@ -17,6 +17,7 @@
 
 #include "ws_async.h"
 #include "ws_blocking.h"
+#include "ws_chansub.h"
 #include "ws_config.h"
 #include "ws_deflate.h"
 #include "ws_handshake.h"
@@ -180,7 +181,7 @@ static int switch_protocols(request_rec *r, ws_session_t *s, const char *key,
 
 static int ws_handler(request_rec *r)
 {
-    const ws_settings_t *settings;
+    ws_settings_t *settings;
     const char *key, *value;
     apr_array_header_t *protocols;
     ws_session_t *s;
@@ -195,6 +196,10 @@ static int ws_handler(request_rec *r)
         return DECLINED;
     }
     settings = ws_config_settings(r);
+    if (settings->plugin == NULL && settings->channels != NULL) {
+        /* a subscriber location: no plugin needed */
+        settings->plugin = &ws_chansub_builtin;
+    }
     if (settings->plugin == NULL) {
         ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, r,
                       WS_LOGNO(00207) "no WebSocketHandler configured for "
@@ -250,6 +255,19 @@ static int ws_handler(request_rec *r)
     apr_thread_mutex_lock(s->mutex);
     s->in_connect = 1;
     apr_thread_mutex_unlock(s->mutex);
+    if (settings->channels != NULL) {
+        /* before on_connect: what it resumes goes out first */
+        int status = ws_chansub_attach(s);
+
+        if (status != OK) {
+            apr_thread_mutex_lock(s->mutex);
+            s->in_connect = 0;
+            apr_thread_mutex_unlock(s->mutex);
+            ws_engine_finish(s);
+            ws_io_end(s);
+            return status;
+        }
+    }
     if (s->plugin->on_connect) {
         priv = s->plugin->on_connect(&s->server);
     }

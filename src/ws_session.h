@@ -60,6 +60,8 @@ struct ws_session_t {
     WebSocketPlugin *plugin;
     void *plugin_private;
     int accepted;                  /**< on_connect accepted */
+    struct ws_chansub_t *chan;     /**< channel subscriptions, or NULL
+                                        (ws_chansub.c) */
     const ws_driver_t *driver;     /**< set before the driver starts */
     void *driver_ctx;              /**< the driver's own, by its rules */
     apr_thread_mutex_t *mutex;     /**< guards the next group */
