@@ -12,7 +12,8 @@
 #  - resume with ?last_id= and Last-Event-ID, across the seam with a
 #    publisher running, with a gap (channel-meta notice, or close 1011);
 #  - a subscriber that does not read: closed 1008 "slow" (or skipped, with
-#    a gap notice when it catches up) while the others get everything.
+#    a gap notice when it catches up) while the others get everything;
+#  - history by age; a graceful restart keeps channels, history and ids.
 use strict;
 use warnings FATAL => 'all';
 
@@ -451,6 +452,45 @@ case(4, 'WebSocketSlowSubscriber drop: skipped, each skip announced', sub {
     ok t_cmp($bad, 0, 'every skip announced where it happened, none silent');
     ok t_cmp((meta_id($p[-1] // ''))[2], 'after', 'the newest message arrived');
     done($slow);
+});
+
+# ---- history by age, and across a graceful restart ------------------------
+case(2, 'history by age: dropped after its seconds', sub {
+    my $c = ch('age');
+    publish($c, "a$_", path => '/pub-age') for 1 .. 2;
+    my (undef, $i) = info($c);
+    ok t_cmp($i && $i->{messages}, 2, 'retained at first');
+    sleep 2.5;
+    (undef, $i) = info($c);
+    ok t_cmp($i && $i->{messages}, 0, 'gone after WebSocketChannelHistory 16 1');
+});
+
+case(6, 'a graceful restart keeps channels, history and ids', sub {
+    my $c = ch('restart');
+    my @ids = map { (publish($c, "r$_"))[1]{id} } 1 .. 3;
+    my $old = subscribe("/sub/$c");
+    my $pidfile = Apache::Test::vars()->{t_logs} . '/httpd.pid';
+    open my $fh, '<', $pidfile or die "$pidfile: $!";
+    chomp(my $parent = <$fh>);
+    close $fh;
+    my $mark = log_mark();
+    kill 'USR1', $parent;
+    my $r = $old->read_until_close(timeout => 10, reply => 1);
+    ok t_cmp($r->{code}, 1001, 'the old generation\'s subscriber: 1001');
+    ok wait_log($mark, qr/resuming normal operations/, 10);
+    my (undef, $i) = info($c);
+    ok t_cmp($i && "$i->{messages} $i->{last_id}", "3 $ids[2]",
+             'history and the last id survived');
+    my $ws = subscribe("/sub/$c?last_id=$ids[0]", protocols => 'channel-meta');
+    ok t_cmp(join('|', map { (meta_id($_))[0] } payloads(frames($ws, 2))),
+             "$ids[1]|$ids[2]", 'resume across the restart');
+    my (undef, $j) = publish($c, 'r4');
+    my ($e, $s) = split /:/, $ids[2];
+    ok t_cmp($j && $j->{id}, "$e:" . ($s + 1), 'ids go on in the same epoch');
+    my ($f) = frames($ws, 1);
+    ok t_cmp($f && (meta_id($f->{payload}))[2], 'r4',
+             'the new generation delivers');
+    done($ws);
 });
 
 # last: reclaiming memory for it evicts idle channels
