@@ -7,11 +7,13 @@
 #include "http_config.h"
 
 #include "ws_async.h"
+#include "ws_chan.h"
 #include "ws_check.h"
 #include "ws_config.h"
 #include "ws_deflate_filter.h"
 #include "ws_filters.h"
 #include "ws_handshake.h"
+#include "ws_publisher.h"
 #include "ws_registry.h"
 #include "ws_status.h"
 
@@ -24,6 +26,8 @@ static void register_hooks(apr_pool_t *p)
     ws_status_register_hooks(p);
     ws_async_register_hooks(p);
     ws_check_register_hooks(p);
+    ws_chan_register_hooks(p);
+    ws_publisher_register_hooks(p);
 }
 
 AP_DECLARE_MODULE(websocket) = {

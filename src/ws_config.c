@@ -12,6 +12,10 @@
 
 #include "http_log.h"
 
+#include "ap_expr.h"
+
+#include "ws_chan.h"
+#include "ws_chanstore.h"
 #include "ws_config.h"
 #include "ws_log.h"
 
@@ -41,6 +45,11 @@ void *ws_config_create_dir(apr_pool_t *p, char *dir)
     conf->bridge_target = NULL;
     conf->bridge_buffer = -1;
     conf->bridge_connect_timeout = -1;
+    conf->channels = NULL;
+    conf->chan_publish = -1;
+    conf->chan_history = -1;
+    conf->chan_history_secs = -1;
+    conf->slow_drop = -1;
     return conf;
 }
 
@@ -82,9 +91,15 @@ void *ws_config_merge_dir(apr_pool_t *p, void *basev, void *addv)
     MERGE(deflate_min_size);
     MERGE(bridge_buffer);
     MERGE(bridge_connect_timeout);
+    MERGE(chan_publish);
+    MERGE(chan_history);
+    MERGE(chan_history_secs);
+    MERGE(slow_drop);
 #undef MERGE
     conf->bridge_target = add->bridge_target ? add->bridge_target
                                              : base->bridge_target;
+    /* a section naming channels replaces the parent's list */
+    conf->channels = add->channels ? add->channels : base->channels;
     return conf;
 }
 
@@ -136,6 +151,15 @@ ws_settings_t *ws_config_settings(request_rec *r)
     s->bridge_connect_timeout = conf->bridge_connect_timeout != -1
                                     ? conf->bridge_connect_timeout
                                     : WS_DEFAULT_BRIDGE_CONNECT_TIMEOUT;
+    s->channels = conf->channels;
+    s->chan_publish = conf->chan_publish == 1;
+    s->chan_history = conf->chan_history != -1
+                          ? (apr_uint32_t)conf->chan_history
+                          : WS_DEFAULT_CHAN_HISTORY;
+    s->chan_history_secs = conf->chan_history_secs != -1
+                               ? (apr_uint32_t)conf->chan_history_secs
+                               : WS_DEFAULT_CHAN_HISTORY_SECS;
+    s->slow_drop = conf->slow_drop == 1;
     return s;
 }
 
@@ -388,6 +412,112 @@ static const char *set_deflate_min_size(cmd_parms *cmd, void *dconf,
     return NULL;
 }
 
+static const char *add_channel(cmd_parms *cmd, void *dconf,
+                               const char *arg)
+{
+    ws_dir_conf_t *conf = dconf;
+    const char *err = NULL;
+    ap_expr_info_t *expr;
+
+    if (conf->channels == NULL) {
+        conf->channels = apr_array_make(cmd->pool, 1,
+                                        sizeof(ap_expr_info_t *));
+    }
+    if (conf->channels->nelts >= WS_CHAN_MAX_PER_CONN) {
+        return apr_psprintf(cmd->pool, "%s: more than %d channels in one "
+                            "section", cmd->cmd->name, WS_CHAN_MAX_PER_CONN);
+    }
+    expr = ap_expr_parse_cmd(cmd, arg, AP_EXPR_FLAG_STRING_RESULT, &err,
+                             NULL);
+    if (err != NULL) {
+        return apr_psprintf(cmd->pool, "%s: cannot parse the string "
+                            "expression '%s': %s", cmd->cmd->name, arg, err);
+    }
+    APR_ARRAY_PUSH(conf->channels, ap_expr_info_t *) = expr;
+    ws_chan_mark_used();
+    return NULL;
+}
+
+static const char *set_chan_publish(cmd_parms *cmd, void *dconf, int on)
+{
+    ((ws_dir_conf_t *)dconf)->chan_publish = on;
+    return NULL;
+}
+
+/* a decimal number from 0 to 2^32-1, or NULL */
+static int parse_u32(const char *arg, apr_int64_t *out)
+{
+    char *end = NULL;
+    apr_int64_t v;
+
+    errno = 0;
+    v = apr_strtoi64(arg, &end, 10);
+    if (!apr_isdigit(*arg) || *end != '\0' || errno != 0 || v < 0
+        || v > 0xffffffffLL) {
+        return 0;
+    }
+    *out = v;
+    return 1;
+}
+
+static const char *set_chan_history(cmd_parms *cmd, void *dconf,
+                                    const char *msgs, const char *secs)
+{
+    ws_dir_conf_t *conf = dconf;
+
+    if (!parse_u32(msgs, &conf->chan_history)
+        || (secs != NULL && !parse_u32(secs, &conf->chan_history_secs))) {
+        return apr_psprintf(cmd->pool, "%s: '%s%s%s' is not valid; expected "
+                            "a number of messages and optionally of "
+                            "seconds, 0 or more (e.g. %s 16 600)",
+                            cmd->cmd->name, msgs, secs ? " " : "",
+                            secs ? secs : "", cmd->cmd->name);
+    }
+    if (secs == NULL) {
+        conf->chan_history_secs = WS_DEFAULT_CHAN_HISTORY_SECS;
+    }
+    return NULL;
+}
+
+static const char *set_slow(cmd_parms *cmd, void *dconf, const char *arg)
+{
+    ws_dir_conf_t *conf = dconf;
+
+    if (!strcasecmp(arg, "close")) {
+        conf->slow_drop = 0;
+    }
+    else if (!strcasecmp(arg, "drop")) {
+        conf->slow_drop = 1;
+    }
+    else {
+        return apr_psprintf(cmd->pool, "%s: '%s' is not one of close or "
+                            "drop", cmd->cmd->name, arg);
+    }
+    return NULL;
+}
+
+static const char *set_chan_memory(cmd_parms *cmd, void *dconf,
+                                   const char *arg)
+{
+    const char *err = ap_check_cmd_context(cmd, GLOBAL_ONLY);
+    apr_int64_t v = 0;
+
+    if (err != NULL) {
+        return err;
+    }
+    err = parse_bytes(cmd, arg, &v);
+    if (err == NULL && (v < WS_CHAN_STORE_MIN_SIZE
+                        || (apr_uint64_t)v > APR_SIZE_MAX / 2)) {
+        err = apr_psprintf(cmd->pool, "%s: '%s' is not a valid size; "
+                           "expected a number of bytes from %d on",
+                           cmd->cmd->name, arg, WS_CHAN_STORE_MIN_SIZE);
+    }
+    if (err == NULL) {
+        ws_chan_set_memory((apr_size_t)v);
+    }
+    return err;
+}
+
 /* An ap_expr string: the target may come from the request. */
 static const char *set_bridge(cmd_parms *cmd, void *dconf, const char *arg)
 {
@@ -497,5 +627,26 @@ const command_rec ws_config_cmds[] = {
                   (void *)APR_OFFSETOF(ws_dir_conf_t, bridge_connect_timeout),
                   OR_AUTHCFG, "how long to wait for the bridge's backend "
                   "to accept the connection, in seconds (default 5)"),
+    AP_INIT_TAKE1("WebSocketChannel", add_channel, NULL, ACCESS_CONF,
+                  "string expression (ap_expr) naming a channel the "
+                  "connections of this location subscribe to (a "
+                  "websocket-handler location) or publish to (a "
+                  "websocket-publisher location); repeatable, up to 255"),
+    AP_INIT_FLAG("WebSocketChannelPublish", set_chan_publish, NULL,
+                 ACCESS_CONF, "On: each message a subscriber's client sends "
+                 "is published to its channels; Off (default): such "
+                 "messages are not published"),
+    AP_INIT_TAKE12("WebSocketChannelHistory", set_chan_history, NULL,
+                   ACCESS_CONF, "messages each channel keeps for resuming "
+                   "subscribers, and their age limit in seconds (0: none); "
+                   "0 messages: no history (default 16 600)"),
+    AP_INIT_TAKE1("WebSocketSlowSubscriber", set_slow, NULL, ACCESS_CONF,
+                  "close (default: close code 1008, reason \"slow\") or "
+                  "drop (skip messages): a subscriber whose pending output "
+                  "exceeds WebSocketMaxQueuedBytes"),
+    AP_INIT_TAKE1("WebSocketChannelMemory", set_chan_memory, NULL,
+                  RSRC_CONF, "bytes of shared memory for all channels, "
+                  "their history and the log, server-wide (default "
+                  "33554432)"),
     {NULL, {NULL}, NULL, 0, RAW_ARGS, NULL}
 };

@@ -34,6 +34,11 @@
  * under 64 KiB per connection (see README, "permessage-deflate"). */
 #define WS_DEFAULT_DEFLATE_WINDOW 12
 #define WS_DEFAULT_DEFLATE_MEMLEVEL 5
+/** Default WebSocketChannelHistory: 16 messages, 600 seconds. */
+#define WS_DEFAULT_CHAN_HISTORY 16
+#define WS_DEFAULT_CHAN_HISTORY_SECS 600
+/** The handler of publisher locations. */
+#define WS_PUBLISHER_NAME "websocket-publisher"
 
 typedef enum {
     WS_DRIVER_UNSET = -1,
@@ -71,6 +76,11 @@ typedef struct {
     ap_expr_info_t *bridge_target; /**< WebSocketBridge; NULL = unset */
     apr_int64_t bridge_buffer;    /**< -1 = unset */
     apr_interval_time_t bridge_connect_timeout; /**< -1 = unset */
+    apr_array_header_t *channels; /**< ap_expr_info_t *; NULL = unset */
+    int chan_publish;             /**< -1 = unset */
+    apr_int64_t chan_history;     /**< messages; -1 = unset */
+    apr_int64_t chan_history_secs; /**< -1 = unset */
+    int slow_drop;                /**< -1 = unset */
 } ws_dir_conf_t;
 
 /** The effective values of a location, with defaults applied. */
@@ -95,6 +105,11 @@ typedef struct {
     const ap_expr_info_t *bridge_target; /**< NULL: none configured */
     apr_size_t bridge_buffer;     /**< bytes pending per direction */
     apr_interval_time_t bridge_connect_timeout;
+    const apr_array_header_t *channels; /**< ap_expr_info_t *, or NULL */
+    int chan_publish;             /**< client messages are published */
+    apr_uint32_t chan_history;    /**< messages kept per channel */
+    apr_uint32_t chan_history_secs; /**< their age limit (0: none) */
+    int slow_drop;                /**< WebSocketSlowSubscriber drop */
 } ws_settings_t;
 
 extern const command_rec ws_config_cmds[];

@@ -11,6 +11,7 @@
 #include "http_log.h"
 #include "util_filter.h"
 
+#include "ws_chansub.h"
 #include "ws_deflate_filter.h"
 #include "ws_engine.h"
 #include "ws_filters.h"
@@ -144,6 +145,8 @@ void ws_engine_finish(ws_session_t *s)
     }
     s->disconnected = 1;
     s->done = 1;
+    /* the delivery thread lets go of it before anything goes away */
+    ws_chansub_detach(s);
     /* no send() gets through from now on, and none keeps waiting */
     ws_session_set_state(s, WS_STATE_CLOSED);
     if (s->accepted && s->plugin->on_disconnect) {

@@ -18,6 +18,7 @@
 #include "ws_async.h"
 #include "ws_blocking.h"
 #include "ws_bridge.h"
+#include "ws_chansub.h"
 #include "ws_config.h"
 #include "ws_deflate.h"
 #include "ws_handshake.h"
@@ -210,7 +211,11 @@ static int ws_handler(request_rec *r)
         }
         settings->plugin = ws_bridge_plugin();
     }
-    else if (settings->plugin == NULL) {
+    else if (settings->plugin == NULL && settings->channels != NULL) {
+        /* a subscriber location: no plugin needed */
+        settings->plugin = &ws_chansub_builtin;
+    }
+    if (settings->plugin == NULL) {
         ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, r,
                       WS_LOGNO(00207) "no WebSocketHandler configured for "
                       "%s (SetHandler websocket-handler needs one)", r->uri);
@@ -275,6 +280,19 @@ static int ws_handler(request_rec *r)
     apr_thread_mutex_lock(s->mutex);
     s->in_connect = 1;
     apr_thread_mutex_unlock(s->mutex);
+    if (settings->channels != NULL) {
+        /* before on_connect: what it resumes goes out first */
+        int status = ws_chansub_attach(s);
+
+        if (status != OK) {
+            apr_thread_mutex_lock(s->mutex);
+            s->in_connect = 0;
+            apr_thread_mutex_unlock(s->mutex);
+            ws_engine_finish(s);
+            ws_io_end(s);
+            return status;
+        }
+    }
     if (s->plugin->on_connect) {
         priv = s->plugin->on_connect(&s->server);
     }

@@ -194,6 +194,20 @@ void ws_io_kick(ws_session_t *s)
     }
 }
 
+ws_queue_status_e ws_io_offer(ws_session_t *s, unsigned int opcode,
+                              const unsigned char *buf, apr_size_t len)
+{
+    ws_queue_status_e st = WS_QUEUE_CLOSED;
+
+    apr_thread_mutex_lock(s->mutex);
+    if (s->state < WS_STATE_CLOSING) {
+        st = ws_queue_push(&s->queue, opcode, opcode == WS_OP_CLOSE, buf,
+                           len, s->in_connect);
+    }
+    apr_thread_mutex_unlock(s->mutex);
+    return st;
+}
+
 int ws_io_enqueue(ws_session_t *s, unsigned int opcode,
                   const unsigned char *buf, apr_size_t len)
 {

@@ -77,6 +77,17 @@ int ws_io_enqueue(ws_session_t *s, unsigned int opcode,
                   const unsigned char *buf, apr_size_t len);
 
 /**
+ * Queues a frame without ever waiting (a thread serving many
+ * connections: channel delivery) and without kicking the owner: the
+ * caller calls ws_io_kick() once it has queued what it has.
+ * @return WS_QUEUE_OK; WS_QUEUE_FULL (the client has not taken
+ *         WebSocketMaxQueuedBytes yet); WS_QUEUE_CLOSED (closing, or a
+ *         close is queued); WS_QUEUE_NOMEM
+ */
+ws_queue_status_e ws_io_offer(ws_session_t *s, unsigned int opcode,
+                              const unsigned char *buf, apr_size_t len);
+
+/**
  * Tells @p s's driver there is work, and does it on the calling thread
  * when the connection is parked (non-blocking writes).  Any thread, no
  * lock held.

@@ -17,6 +17,9 @@
  *   00501        server-status (ws_status.c); next 00502
  *   00601-00603  configuration checks at startup (ws_check.c); next 00604
  *   00801-00808  the WebSocket to TCP bridge (ws_bridge.c); next 00809
+ *   00701-00715  channels: region, slots and delivery (ws_chan.c),
+ *                subscribers (ws_chansub.c), publishers
+ *                (ws_publisher.c); next 00716
  */
 #ifndef WS_LOG_H
 #define WS_LOG_H

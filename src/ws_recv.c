@@ -12,6 +12,7 @@
 #include "util_filter.h"
 
 #include "ws_bucket.h"
+#include "ws_chansub.h"
 #include "ws_engine.h"
 #include "ws_recv.h"
 #include "ws_io.h"
@@ -132,6 +133,10 @@ static void deliver(ws_session_t *s)
     ap_log_cerror(APLOG_MARK, APLOG_TRACE3, 0, s->c,
                   "message in: %s, %" APR_SIZE_T_FMT " bytes",
                   type == MESSAGE_TYPE_TEXT ? "text" : "binary", s->msg_len);
+    if (s->chan != NULL) {
+        ws_chansub_client_message(s, type == MESSAGE_TYPE_TEXT,
+                                  s->msg ? s->msg : empty, s->msg_len);
+    }
     /* an empty message still gets a valid (writable) buffer */
     s->plugin->on_message(s->plugin_private, &s->server, type,
                           s->msg ? s->msg : empty, s->msg_len);

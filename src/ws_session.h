@@ -78,6 +78,8 @@ struct ws_session_t {
     WebSocketPlugin *plugin;
     void *plugin_private;
     int accepted;                  /**< on_connect accepted */
+    struct ws_chansub_t *chan;     /**< channel subscriptions, or NULL
+                                        (ws_chansub.c) */
     const ws_driver_t *driver;     /**< set before the driver starts */
     ws_peer_t *peer;               /**< a second socket to serve, or NULL */
     void *driver_ctx;              /**< the driver's own, by its rules */

@@ -1,0 +1,570 @@
+/* Licensed under the Apache License, Version 2.0 (see LICENSE).
+ *
+ * ws_chansub.c -- connections subscribed to channels: subscribe and
+ * resume, this child's table of channel -> subscribers, and delivery.
+ *
+ * Locks, always in this order: the table's mutex, then the global lock
+ * (ws_chan.h), then a session's mutex.  The delivery thread copies
+ * messages out under the global lock, releases it, then delivers under
+ * the table's mutex, so a session taken out of the table
+ * (ws_chansub_detach) is never touched again.
+ *
+ * The seam of a resume: a subscriber is added to the store, replayed and
+ * put into the table in one hold of the table's mutex; it remembers the
+ * log position the next publish takes (from_log) and gets live only
+ * what is at or after it, so what it got replayed never comes twice
+ * and what is published meanwhile never goes missing.
+ *
+ * Gaps: each subscription remembers the id it got last.  The next one
+ * must follow it; when it does not (the child fell behind the log, or
+ * messages were dropped for a slow subscriber), a channel-meta client
+ * gets a gap notice first, and any other is closed with 1011 "missed
+ * messages" -- except under WebSocketSlowSubscriber drop, whose skips
+ * without channel-meta are silent by choice.
+ */
+#include "httpd.h"
+#include <stdlib.h>
+#include <string.h>
+
+#include "apr_hash.h"
+#include "apr_lib.h"
+#include "apr_strings.h"
+
+#include "ap_expr.h"
+#include "http_log.h"
+#include "util_script.h"
+
+#include "ws_chan.h"
+#include "ws_chansub.h"
+#include "ws_frame.h"
+#include "ws_io.h"
+#include "ws_log.h"
+
+APLOG_USE_MODULE(websocket);
+
+typedef struct ws_local_t ws_local_t;
+typedef struct ws_chansub_t ws_chansub_t;
+
+/* One connection in one channel (table mutex). */
+typedef struct ws_sub_t {
+    struct ws_sub_t *prev, *next; /* in the channel's list */
+    ws_local_t *ch;
+    ws_chansub_t *owner;
+    const char *name;
+    apr_size_t len;
+    ws_chan_id_t last;            /* the id it got last */
+    apr_uint64_t from_log;        /* live from this log position on */
+    int skipped;                  /* dropped (slow) since its last */
+} ws_sub_t;
+
+/* A channel with subscribers in this child (table mutex). */
+struct ws_local_t {
+    ws_sub_t *first;
+    apr_size_t len;
+    char name[1];                 /* len + 1 bytes follow */
+};
+
+/* A connection's subscriptions. */
+struct ws_chansub_t {
+    ws_session_t *s;
+    ws_sub_t *subs;
+    int n;
+    int meta;                     /* channel-meta agreed */
+    int in_table;                 /* table mutex */
+    int closed;                   /* we queued its close (table mutex) */
+    int kick;                     /* queued to in this batch */
+    apr_uint64_t dropped;         /* messages skipped (drop) */
+};
+
+static apr_thread_mutex_t *table_mutex;
+static apr_hash_t *table;
+
+apr_status_t ws_chansub_child_init(apr_pool_t *pchild)
+{
+    apr_pool_t *p;
+    apr_status_t rv = apr_pool_create(&p, pchild);
+
+    if (rv != APR_SUCCESS) {
+        return rv;
+    }
+    /* a pool of its own: the table allocates under its mutex only */
+    table = apr_hash_make(p);
+    return apr_thread_mutex_create(&table_mutex, APR_THREAD_MUTEX_DEFAULT,
+                                   pchild);
+}
+
+/* "id: <id>\nchannel: <name>\n\n" + the payload, malloc'd. */
+static unsigned char *with_meta(ws_chan_id_t id, const char *name,
+                                const char *data, apr_size_t len,
+                                apr_size_t *outlen)
+{
+    char head[WS_CHAN_NAME_MAX + 80];
+    int n = apr_snprintf(head, sizeof(head), "id: %" APR_UINT64_T_FMT ":%"
+                         APR_UINT64_T_FMT "\nchannel: %s\n\n", id.epoch,
+                         id.seq, name);
+    unsigned char *b = malloc(n + len + 1);
+
+    if (b != NULL) {
+        memcpy(b, head, n);
+        if (len) {
+            memcpy(b + n, data, len);
+        }
+        *outlen = n + len;
+    }
+    return b;
+}
+
+static ws_queue_status_e offer_msg(ws_chansub_t *cs, int type,
+                                   ws_chan_id_t id, const char *name,
+                                   const char *data, apr_size_t len)
+{
+    unsigned int op = type == WS_CHAN_TEXT ? WS_OP_TEXT : WS_OP_BINARY;
+    ws_queue_status_e st;
+    unsigned char *b;
+    apr_size_t n;
+
+    if (!cs->meta) {
+        return ws_io_offer(cs->s, op, (const unsigned char *)data, len);
+    }
+    b = with_meta(id, name, data, len, &n);
+    if (b == NULL) {
+        return WS_QUEUE_NOMEM;
+    }
+    st = ws_io_offer(cs->s, op, b, n);
+    free(b);
+    return st;
+}
+
+/* Any thread: no pool of the session's is used. */
+static void offer_gap(ws_chansub_t *cs, const char *name,
+                      const char *last, ws_chan_id_t next)
+{
+    char t[2 * WS_CHAN_NAME_MAX + 2 * WS_CHANSUB_ID_LEN + 64];
+    int n = apr_snprintf(t, sizeof(t), "gap: %s\nlast_id: %.*s\nnext_id: %"
+                         APR_UINT64_T_FMT ":%" APR_UINT64_T_FMT "\n\n",
+                         name, WS_CHAN_NAME_MAX, last, next.epoch,
+                         next.seq);
+
+    ws_io_offer(cs->s, WS_OP_TEXT, (const unsigned char *)t, n);
+}
+
+static void offer_close(ws_chansub_t *cs, int code, const char *reason)
+{
+    unsigned char p[2 + 64];
+    apr_size_t n = strlen(reason);
+
+    if (cs->closed) {
+        return;
+    }
+    p[0] = (unsigned char)(code >> 8);
+    p[1] = (unsigned char)(code & 0xff);
+    memcpy(p + 2, reason, n);
+    ws_io_offer(cs->s, WS_OP_CLOSE, p, n + 2);
+    cs->closed = 1;
+    cs->kick = 1;
+}
+
+/* A replayed message, collected under the global lock. */
+typedef struct {
+    apr_pool_t *pool;
+    apr_array_header_t *msgs; /* ws_chansub_msg_t */
+} ws_replay_t;
+
+static apr_status_t collect(void *baton, const ws_chan_msg_t *m)
+{
+    ws_replay_t *rp = baton;
+    ws_chansub_msg_t *c = apr_array_push(rp->msgs);
+
+    memset(c, 0, sizeof(*c));
+    c->id = m->id;
+    c->type = m->type;
+    c->data = apr_pmemdup(rp->pool, m->data, m->len ? m->len : 1);
+    c->len = m->len;
+    return APR_SUCCESS;
+}
+
+/* What the client asked to resume from: ?last_id= or Last-Event-ID. */
+static int given_last(request_rec *r, const char **text, ws_chan_id_t *id)
+{
+    const char *v = NULL;
+
+    if (r->args != NULL) {
+        apr_table_t *args = NULL;
+
+        ap_args_to_table(r, &args);
+        v = args ? apr_table_get(args, "last_id") : NULL;
+    }
+    if (v == NULL) {
+        v = apr_table_get(r->headers_in, "Last-Event-ID");
+    }
+    *text = v;
+    if (v == NULL) {
+        return 0;
+    }
+    return ws_chansub_parse_id(v, id) ? 1 : -1;
+}
+
+/* Subscribes every channel and collects the replays (global lock). */
+static apr_status_t subscribe_all(ws_chansub_t *cs, int resume,
+                                  ws_chan_id_t given, ws_replay_t *rp,
+                                  ws_chan_id_t *first, int *gap)
+{
+    ws_chan_store_t *st = ws_chan_lock();
+    apr_status_t rv = APR_SUCCESS;
+    apr_uint64_t head;
+    int i;
+
+    if (st == NULL) {
+        return APR_EGENERAL;
+    }
+    for (i = 0; i < cs->n && rv == APR_SUCCESS; i++) {
+        ws_sub_t *sub = &cs->subs[i];
+
+        rv = ws_chan_subscribe(st, sub->name, sub->len, ws_chan_my_slot(),
+                               &sub->last);
+        if (rv == APR_SUCCESS && resume) {
+            rp[i].msgs = apr_array_make(rp[i].pool, 4,
+                                        sizeof(ws_chansub_msg_t));
+            rv = ws_chan_resume(st, sub->name, sub->len, given, &first[i],
+                                &gap[i], collect, &rp[i]);
+        }
+        if (rv != APR_SUCCESS) {
+            int j;
+
+            for (j = 0; j <= i; j++) {
+                ws_chan_unsubscribe(st, cs->subs[j].name, cs->subs[j].len,
+                                    ws_chan_my_slot());
+            }
+        }
+    }
+    head = ws_chan_log_head(st);
+    ws_chan_unlock();
+    for (i = 0; i < cs->n; i++) {
+        cs->subs[i].from_log = head;
+    }
+    return rv;
+}
+
+/* Queues what one channel replays (the handler's thread, unbounded). */
+static void queue_replay(ws_chansub_t *cs, ws_sub_t *sub, const char *text,
+                         ws_replay_t *rp, ws_chan_id_t first, int gap)
+{
+    int i;
+
+    if (gap) {
+        if (!cs->meta) {
+            ap_log_rerror(APLOG_MARK, APLOG_INFO, 0, cs->s->r,
+                          WS_LOGNO(00707) "channel %s: %s is no longer "
+                          "retained, closing with 1011", sub->name, text);
+            offer_close(cs, WS_CLOSE_INTERNAL_ERROR, "missed messages");
+            return;
+        }
+        offer_gap(cs, sub->name, text, first);
+    }
+    for (i = 0; i < rp->msgs->nelts; i++) {
+        ws_chansub_msg_t *m = &APR_ARRAY_IDX(rp->msgs, i, ws_chansub_msg_t);
+
+        offer_msg(cs, m->type, m->id, sub->name, m->data, m->len);
+    }
+}
+
+static void table_add(ws_chansub_t *cs)
+{
+    int i;
+
+    for (i = 0; i < cs->n; i++) {
+        ws_sub_t *sub = &cs->subs[i];
+        ws_local_t *ch = apr_hash_get(table, sub->name, sub->len);
+
+        if (ch == NULL) {
+            ch = calloc(1, sizeof(*ch) + sub->len);
+            if (ch == NULL) {
+                continue; /* the store counts it; it gets nothing here */
+            }
+            memcpy(ch->name, sub->name, sub->len);
+            ch->len = sub->len;
+            apr_hash_set(table, ch->name, ch->len, ch);
+        }
+        sub->ch = ch;
+        sub->prev = NULL;
+        sub->next = ch->first;
+        if (ch->first) {
+            ch->first->prev = sub;
+        }
+        ch->first = sub;
+    }
+    cs->in_table = 1;
+}
+
+static apr_status_t detach_cleanup(void *data)
+{
+    ws_chansub_detach(data);
+    return APR_SUCCESS;
+}
+
+static int offered_meta(const ws_session_t *s)
+{
+    int i;
+
+    for (i = 0; s->protocols && i < s->protocols->nelts; i++) {
+        if (!strcmp(APR_ARRAY_IDX(s->protocols, i, const char *),
+                    WS_CHANSUB_META)) {
+            return 1;
+        }
+    }
+    return 0;
+}
+
+static ws_chansub_t *make_chansub(ws_session_t *s,
+                                  apr_array_header_t *names)
+{
+    ws_chansub_t *cs = apr_pcalloc(s->r->pool, sizeof(*cs));
+    int i;
+
+    cs->s = s;
+    cs->n = names->nelts;
+    cs->subs = apr_pcalloc(s->r->pool, cs->n * sizeof(ws_sub_t));
+    for (i = 0; i < cs->n; i++) {
+        cs->subs[i].owner = cs;
+        cs->subs[i].name = APR_ARRAY_IDX(names, i, const char *);
+        cs->subs[i].len = strlen(cs->subs[i].name);
+    }
+    cs->meta = offered_meta(s);
+    return cs;
+}
+
+int ws_chansub_attach(ws_session_t *s)
+{
+    request_rec *r = s->r;
+    apr_array_header_t *names;
+    const char *text;
+    ws_chan_id_t given = {0, 0}, *first;
+    ws_replay_t *rp;
+    ws_chansub_t *cs;
+    int status, resume, *gap, i;
+    apr_status_t rv;
+
+    status = ws_chansub_names(r, s->settings, &names);
+    if (status != OK) {
+        return status;
+    }
+    resume = given_last(r, &text, &given);
+    if (resume < 0) {
+        ap_log_rerror(APLOG_MARK, APLOG_INFO, 0, r, WS_LOGNO(00708)
+                      "last id '%s' is not <epoch>:<seq>", text);
+        return HTTP_BAD_REQUEST;
+    }
+    if (!ws_chan_enabled()) {
+        return HTTP_SERVICE_UNAVAILABLE;
+    }
+    cs = make_chansub(s, names);
+    rp = apr_pcalloc(r->pool, cs->n * sizeof(*rp));
+    first = apr_pcalloc(r->pool, cs->n * sizeof(*first));
+    gap = apr_pcalloc(r->pool, cs->n * sizeof(*gap));
+    for (i = 0; i < cs->n; i++) {
+        rp[i].pool = r->pool;
+    }
+    if (cs->meta) {
+        apr_thread_mutex_lock(s->mutex);
+        s->hs_protocol = WS_CHANSUB_META;
+        apr_thread_mutex_unlock(s->mutex);
+    }
+    apr_thread_mutex_lock(table_mutex);
+    rv = subscribe_all(cs, resume, given, rp, first, gap);
+    if (rv != APR_SUCCESS) {
+        apr_thread_mutex_unlock(table_mutex);
+        ap_log_rerror(APLOG_MARK, APLOG_ERR, rv, r, WS_LOGNO(00709)
+                      "cannot subscribe to the channels (memory full? "
+                      "see WebSocketChannelMemory)");
+        return HTTP_SERVICE_UNAVAILABLE;
+    }
+    for (i = 0; resume && i < cs->n && !cs->closed; i++) {
+        queue_replay(cs, &cs->subs[i], text, &rp[i], first[i], gap[i]);
+    }
+    table_add(cs);
+    cs->kick = 0;
+    s->chan = cs;
+    apr_thread_mutex_unlock(table_mutex);
+    apr_pool_cleanup_register(r->pool, s, detach_cleanup,
+                              apr_pool_cleanup_null);
+    ap_log_rerror(APLOG_MARK, APLOG_DEBUG, 0, r, WS_LOGNO(00710)
+                  "subscribed to %d channel%s (first: %s)%s", cs->n,
+                  cs->n == 1 ? "" : "s", cs->subs[0].name,
+                  cs->meta ? " with channel-meta" : "");
+    return OK;
+}
+
+void ws_chansub_detach(ws_session_t *s)
+{
+    ws_chansub_t *cs = s->chan;
+    ws_chan_store_t *st;
+    int i;
+
+    if (cs == NULL || table_mutex == NULL) {
+        return;
+    }
+    apr_thread_mutex_lock(table_mutex);
+    if (!cs->in_table) {
+        apr_thread_mutex_unlock(table_mutex);
+        return;
+    }
+    cs->in_table = 0;
+    for (i = 0; i < cs->n; i++) {
+        ws_sub_t *sub = &cs->subs[i];
+
+        if (sub->ch == NULL) {
+            continue;
+        }
+        *(sub->prev ? &sub->prev->next : &sub->ch->first) = sub->next;
+        if (sub->next) {
+            sub->next->prev = sub->prev;
+        }
+        if (sub->ch->first == NULL) {
+            apr_hash_set(table, sub->ch->name, sub->ch->len, NULL);
+            free(sub->ch);
+        }
+        sub->ch = NULL;
+    }
+    st = ws_chan_lock();
+    for (i = 0; st != NULL && i < cs->n; i++) {
+        ws_chan_unsubscribe(st, cs->subs[i].name, cs->subs[i].len,
+                            ws_chan_my_slot());
+    }
+    if (st != NULL) {
+        ws_chan_unlock();
+    }
+    apr_thread_mutex_unlock(table_mutex);
+}
+
+void ws_chansub_client_message(ws_session_t *s, int text,
+                               const unsigned char *buf, apr_size_t len)
+{
+    ws_chansub_t *cs = s->chan;
+    const ws_settings_t *set = s->settings;
+    ws_chan_limits_t lim;
+    unsigned char *bits;
+    ws_chan_store_t *st;
+    ws_chan_pub_t pub;
+    apr_status_t rv = APR_SUCCESS;
+    int i;
+
+    if (cs == NULL || !set->chan_publish) {
+        return; /* WebSocketChannelPublish Off: not published */
+    }
+    bits = calloc(1, ws_chan_bitmap_size() + 1);
+    st = ws_chan_lock();
+    if (bits == NULL || st == NULL) {
+        if (st != NULL) {
+            ws_chan_unlock();
+        }
+        free(bits);
+        return;
+    }
+    lim.messages = set->chan_history;
+    lim.seconds = set->chan_history_secs;
+    for (i = 0; i < cs->n && rv == APR_SUCCESS; i++) {
+        rv = ws_chan_publish(st, cs->subs[i].name, cs->subs[i].len,
+                             text ? WS_CHAN_TEXT : WS_CHAN_BINARY, buf, len,
+                             lim, apr_time_now(), &pub, bits);
+    }
+    ws_chan_unlock();
+    ws_chan_wake(bits);
+    free(bits);
+    if (rv != APR_SUCCESS) {
+        ap_log_cerror(APLOG_MARK, APLOG_WARNING, rv, s->c, WS_LOGNO(00711)
+                      "a client's message was not published (channel "
+                      "memory full: WebSocketChannelMemory)");
+    }
+}
+
+/* One message to one subscriber (table mutex held). */
+static void deliver_one(ws_sub_t *sub, const ws_chansub_msg_t *m)
+{
+    ws_chansub_t *cs = sub->owner;
+    ws_queue_status_e st;
+    char id[WS_CHANSUB_ID_LEN];
+
+    if (cs->closed) {
+        return;
+    }
+    if (m->type == WS_CHAN_DELETED) {
+        offer_close(cs, WS_CLOSE_NORMAL, "channel deleted");
+        return;
+    }
+    if (m->id.epoch != sub->last.epoch || m->id.seq != sub->last.seq + 1) {
+        if (cs->meta) {
+            offer_gap(cs, sub->name, ws_chansub_id(id, sub->last), m->id);
+        }
+        else if (!sub->skipped) {
+            ap_log_cerror(APLOG_MARK, APLOG_INFO, 0, cs->s->c,
+                          WS_LOGNO(00712) "channel %s: messages missed "
+                          "before %s, closing with 1011", sub->name,
+                          ws_chansub_id(id, m->id));
+            offer_close(cs, WS_CLOSE_INTERNAL_ERROR, "missed messages");
+            return;
+        }
+    }
+    st = offer_msg(cs, m->type, m->id, sub->name, m->data, m->len);
+    if (st == WS_QUEUE_FULL && cs->kick) {
+        /* what this batch queued may not have been written yet: the
+         * connection is slow only if it cannot take it now */
+        ws_io_kick(cs->s);
+        st = offer_msg(cs, m->type, m->id, sub->name, m->data, m->len);
+    }
+    if (st == WS_QUEUE_FULL || st == WS_QUEUE_NOMEM) {
+        if (cs->s->settings->slow_drop) {
+            sub->skipped = 1;
+            cs->dropped++;
+            return;
+        }
+        ap_log_cerror(APLOG_MARK, APLOG_INFO, 0, cs->s->c, WS_LOGNO(00713)
+                      "slow subscriber of %s: more than %" APR_SIZE_T_FMT
+                      " bytes pending, closing with 1008", sub->name,
+                      cs->s->settings->max_queued);
+        offer_close(cs, WS_CLOSE_POLICY, "slow");
+        return;
+    }
+    sub->last = m->id;
+    sub->skipped = 0;
+    cs->kick = 1;
+}
+
+void ws_chansub_deliver(const ws_chansub_msg_t *list)
+{
+    const ws_chansub_msg_t *m;
+    apr_array_header_t *kicks = NULL;
+    apr_pool_t *p = NULL;
+    int i;
+
+    if (list == NULL || apr_pool_create(&p, NULL) != APR_SUCCESS) {
+        return;
+    }
+    kicks = apr_array_make(p, 16, sizeof(ws_chansub_t *));
+    apr_thread_mutex_lock(table_mutex);
+    for (m = list; m != NULL; m = m->next) {
+        ws_local_t *ch = apr_hash_get(table, m->name, m->name_len);
+        ws_sub_t *sub;
+
+        for (sub = ch ? ch->first : NULL; sub != NULL; sub = sub->next) {
+            int had = sub->owner->kick;
+
+            if (m->log < sub->from_log) {
+                continue; /* it subscribed after: replayed or not its */
+            }
+            deliver_one(sub, m);
+            if (!had && sub->owner->kick) {
+                APR_ARRAY_PUSH(kicks, ws_chansub_t *) = sub->owner;
+            }
+        }
+    }
+    /* one wake-up per connection per batch; still under the table's
+     * mutex, so none of them can have ended */
+    for (i = 0; i < kicks->nelts; i++) {
+        ws_chansub_t *cs = APR_ARRAY_IDX(kicks, i, ws_chansub_t *);
+
+        cs->kick = 0;
+        ws_io_kick(cs->s);
+    }
+    apr_thread_mutex_unlock(table_mutex);
+    apr_pool_destroy(p);
+}
