@@ -11,6 +11,7 @@
 #include "ws_check.h"
 #include "ws_config.h"
 #include "ws_deflate_filter.h"
+#include "ws_directives.h"
 #include "ws_filters.h"
 #include "ws_handshake.h"
 #include "ws_publisher.h"

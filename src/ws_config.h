@@ -112,8 +112,6 @@ typedef struct {
     int slow_drop;                /**< WebSocketSlowSubscriber drop */
 } ws_settings_t;
 
-extern const command_rec ws_config_cmds[];
-
 void *ws_config_create_dir(apr_pool_t *p, char *dir);
 void *ws_config_merge_dir(apr_pool_t *p, void *basev, void *addv);
 

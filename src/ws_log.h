@@ -4,7 +4,7 @@
  *
  * One range of numbers per concern; each number is used once.  In use,
  * with the next free number of each range:
- *   00001-00002  directives, plugin loading (ws_config.c, ws_plugin.c);
+ *   00001-00002  directives, plugin loading (ws_directives.c, ws_plugin.c);
  *                next 00003
  *   00101-00116  the session: engine, I/O, registry, blocking driver
  *                (ws_engine.c, ws_recv.c, ws_io.c, ws_registry.c,
