@@ -43,6 +43,7 @@ struct ws_filters_t {
     conn_rec *c;
     ws_in_ctx_t *in;
     ws_out_ctx_t *out;
+    ap_filter_t *out_f;        /* WEBSOCKET_OUT itself, for a push */
 };
 
 static void emit_meta(apr_bucket_brigade *bb, ws_meta_kind_e kind,
@@ -366,7 +367,7 @@ ws_filters_t *ws_filters_add(conn_rec *c, apr_uint64_t max_message,
     out->pending = apr_brigade_create(c->pool, c->bucket_alloc);
     out->rest = apr_brigade_create(c->pool, c->bucket_alloc);
     ap_add_input_filter_handle(ws_in_handle, ctx, NULL, c);
-    ap_add_output_filter_handle(ws_out_handle, out, NULL, c);
+    fs->out_f = ap_add_output_filter_handle(ws_out_handle, out, NULL, c);
     fs->c = c;
     fs->in = ctx;
     fs->out = out;
@@ -392,21 +393,13 @@ void ws_filters_set_nonblock(ws_filters_t *fs, int on)
 
 apr_status_t ws_filters_push(ws_filters_t *fs)
 {
-    ap_filter_t *f = fs->c->output_filters;
-
-    if (!fs->out->nonblock) {
-        return APR_SUCCESS;
-    }
-    while (f != NULL && f->frec != ws_out_handle) {
-        f = f->next;
-    }
-    if (f == NULL) {
+    if (!fs->out->nonblock || fs->out_f == NULL) {
         return APR_SUCCESS;
     }
     if (fs->c->aborted) {
         return APR_ECONNABORTED;
     }
-    return push_pending(f, fs->out);
+    return push_pending(fs->out_f, fs->out);
 }
 
 apr_size_t ws_filters_pending(const ws_filters_t *fs)
