@@ -35,6 +35,7 @@
 #include "util_script.h"
 
 #include "ws_chan.h"
+#include "ws_chanpost.h"
 #include "ws_chansub.h"
 #include "ws_frame.h"
 #include "ws_io.h"
@@ -442,38 +443,37 @@ void ws_chansub_client_message(ws_session_t *s, int text,
     ws_chansub_t *cs = s->chan;
     const ws_settings_t *set = s->settings;
     ws_chan_limits_t lim;
-    unsigned char *bits;
-    ws_chan_store_t *st;
-    ws_chan_pub_t pub;
-    apr_status_t rv = APR_SUCCESS;
-    int i;
+    ws_chan_posted_t *out;
+    const char **names;
+    apr_status_t rv;
+    int i, done = 0;
 
     if (cs == NULL || !set->chan_publish) {
         return; /* WebSocketChannelPublish Off: not published */
     }
-    bits = calloc(1, ws_chan_bitmap_size() + 1);
-    st = ws_chan_lock();
-    if (bits == NULL || st == NULL) {
-        if (st != NULL) {
-            ws_chan_unlock();
+    names = malloc(sizeof(*names) * cs->n);
+    out = malloc(sizeof(*out) * cs->n);
+    if (names == NULL || out == NULL) {
+        rv = APR_ENOMEM;
+    }
+    else {
+        for (i = 0; i < cs->n; i++) {
+            names[i] = cs->subs[i].name;
         }
-        free(bits);
-        return;
+        lim.messages = set->chan_history;
+        lim.seconds = set->chan_history_secs;
+        rv = ws_chan_post(names, cs->n, text ? WS_CHAN_TEXT : WS_CHAN_BINARY,
+                          buf, len, lim, out, &done);
     }
-    lim.messages = set->chan_history;
-    lim.seconds = set->chan_history_secs;
-    for (i = 0; i < cs->n && rv == APR_SUCCESS; i++) {
-        rv = ws_chan_publish(st, cs->subs[i].name, cs->subs[i].len,
-                             text ? WS_CHAN_TEXT : WS_CHAN_BINARY, buf, len,
-                             lim, apr_time_now(), &pub, bits);
-    }
-    ws_chan_unlock();
-    ws_chan_wake(bits);
-    free(bits);
-    if (rv != APR_SUCCESS) {
+    free(names);
+    free(out);
+    if (rv != APR_SUCCESS && ws_chan_refusal_due()) {
         ap_log_cerror(APLOG_MARK, APLOG_WARNING, rv, s->c, WS_LOGNO(00711)
-                      "a client's message was not published (channel "
-                      "memory full: WebSocketChannelMemory)");
+                      "a client's message was not published to %d of its "
+                      "%d channels (%s); logged once a second at most",
+                      cs->n - done, cs->n, rv == APR_ENOSPC
+                      ? "channel memory full: WebSocketChannelMemory"
+                      : "channels unavailable");
     }
 }
 
