@@ -40,6 +40,7 @@
 #include "ws_frame.h"
 #include "ws_io.h"
 #include "ws_log.h"
+#include "ws_status.h"
 
 APLOG_USE_MODULE(websocket);
 
@@ -477,8 +478,10 @@ void ws_chansub_client_message(ws_session_t *s, int text,
     }
 }
 
-/* One message to one subscriber (table mutex held). */
-static void deliver_one(ws_sub_t *sub, const ws_chansub_msg_t *m)
+/* One message to one subscriber (table mutex held); counts what
+ * happened into @p counts (ws_status_count_e). */
+static void deliver_one(ws_sub_t *sub, const ws_chansub_msg_t *m,
+                        apr_uint32_t *counts)
 {
     ws_chansub_t *cs = sub->owner;
     ws_queue_status_e st;
@@ -515,6 +518,7 @@ static void deliver_one(ws_sub_t *sub, const ws_chansub_msg_t *m)
         if (cs->s->settings->slow_drop) {
             sub->skipped = 1;
             cs->dropped++;
+            counts[WS_STATUS_DROPPED]++;
             return;
         }
         ap_log_cerror(APLOG_MARK, APLOG_INFO, 0, cs->s->c, WS_LOGNO(00713)
@@ -522,17 +526,20 @@ static void deliver_one(ws_sub_t *sub, const ws_chansub_msg_t *m)
                       " bytes pending, closing with 1008", sub->name,
                       cs->s->settings->max_queued);
         offer_close(cs, WS_CLOSE_POLICY, "slow");
+        counts[WS_STATUS_SLOW_CLOSED]++;
         return;
     }
     sub->last = m->id;
     sub->skipped = 0;
     cs->kick = 1;
+    counts[WS_STATUS_DELIVERED]++;
 }
 
 void ws_chansub_deliver(const ws_chansub_msg_t *list)
 {
     const ws_chansub_msg_t *m;
     apr_array_header_t *kicks = NULL;
+    apr_uint32_t counts[WS_STATUS_NCOUNTS] = {0};
     apr_pool_t *p = NULL;
     int i;
 
@@ -551,7 +558,7 @@ void ws_chansub_deliver(const ws_chansub_msg_t *list)
             if (m->log < sub->from_log) {
                 continue; /* it subscribed after: replayed or not its */
             }
-            deliver_one(sub, m);
+            deliver_one(sub, m, counts);
             if (!had && sub->owner->kick) {
                 APR_ARRAY_PUSH(kicks, ws_chansub_t *) = sub->owner;
             }
@@ -567,4 +574,7 @@ void ws_chansub_deliver(const ws_chansub_msg_t *list)
     }
     apr_thread_mutex_unlock(table_mutex);
     apr_pool_destroy(p);
+    for (i = 0; i < WS_STATUS_NCOUNTS; i++) {
+        ws_status_count((ws_status_count_e)i, counts[i]);
+    }
 }
