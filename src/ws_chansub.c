@@ -137,6 +137,46 @@ static ws_queue_status_e offer_msg(ws_chansub_t *cs, int type,
     return st;
 }
 
+/* A live message: every subscriber's queue refers to one payload (one
+ * with the channel-meta prefix for those that agreed to it), built once;
+ * a copy only when there is no shared payload.  Delivery thread. */
+static ws_queue_status_e offer_live(ws_chansub_t *cs, ws_chansub_msg_t *m,
+                                    const char *name)
+{
+    unsigned int op = m->type == WS_CHAN_TEXT ? WS_OP_TEXT : WS_OP_BINARY;
+
+    if (m->plain == NULL) {
+        return offer_msg(cs, m->type, m->id, name, m->data, m->len);
+    }
+    if (!cs->meta) {
+        return ws_io_offer_shared(cs->s, op, m->plain);
+    }
+    if (m->meta == NULL) {
+        apr_size_t n;
+        unsigned char *b = with_meta(m->id, name, m->data, m->len, &n);
+
+        if (b == NULL || (m->meta = ws_payload_make(n)) == NULL) {
+            free(b);
+            return WS_QUEUE_NOMEM;
+        }
+        memcpy(m->meta->data, b, n);
+        free(b);
+    }
+    return ws_io_offer_shared(cs->s, op, m->meta);
+}
+
+void ws_chansub_free_msgs(ws_chansub_msg_t *m)
+{
+    while (m != NULL) {
+        ws_chansub_msg_t *next = m->next;
+
+        ws_payload_unref(m->plain);
+        ws_payload_unref(m->meta);
+        free(m);
+        m = next;
+    }
+}
+
 /* Any thread: no pool of the session's is used. */
 static void offer_gap(ws_chansub_t *cs, const char *name,
                       const char *last, ws_chan_id_t next)
@@ -480,7 +520,7 @@ void ws_chansub_client_message(ws_session_t *s, int text,
 
 /* One message to one subscriber (table mutex held); counts what
  * happened into @p counts (ws_status_count_e). */
-static void deliver_one(ws_sub_t *sub, const ws_chansub_msg_t *m,
+static void deliver_one(ws_sub_t *sub, ws_chansub_msg_t *m,
                         apr_uint32_t *counts)
 {
     ws_chansub_t *cs = sub->owner;
@@ -507,12 +547,12 @@ static void deliver_one(ws_sub_t *sub, const ws_chansub_msg_t *m,
             return;
         }
     }
-    st = offer_msg(cs, m->type, m->id, sub->name, m->data, m->len);
+    st = offer_live(cs, m, sub->name);
     if (st == WS_QUEUE_FULL && cs->kick) {
         /* what this batch queued may not have been written yet: the
          * connection is slow only if it cannot take it now */
         ws_io_kick(cs->s);
-        st = offer_msg(cs, m->type, m->id, sub->name, m->data, m->len);
+        st = offer_live(cs, m, sub->name);
     }
     if (st == WS_QUEUE_FULL || st == WS_QUEUE_NOMEM) {
         if (cs->s->settings->slow_drop) {
@@ -535,9 +575,9 @@ static void deliver_one(ws_sub_t *sub, const ws_chansub_msg_t *m,
     counts[WS_STATUS_DELIVERED]++;
 }
 
-void ws_chansub_deliver(const ws_chansub_msg_t *list)
+void ws_chansub_deliver(ws_chansub_msg_t *list)
 {
-    const ws_chansub_msg_t *m;
+    ws_chansub_msg_t *m;
     apr_array_header_t *kicks = NULL;
     apr_uint32_t counts[WS_STATUS_NCOUNTS] = {0};
     apr_pool_t *p = NULL;

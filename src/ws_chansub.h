@@ -28,7 +28,19 @@ typedef struct ws_chansub_msg_t {
     apr_size_t name_len;
     const char *data;
     apr_size_t len;
+    /** The payload every plain subscriber's queue refers to (data is
+     * its bytes), or NULL: each subscriber gets a copy of data. */
+    ws_payload_t *plain;
+    /** The same with the channel-meta prefix, made by the first such
+     * subscriber (delivery thread), or NULL. */
+    ws_payload_t *meta;
 } ws_chansub_msg_t;
+
+/**
+ * Frees a list of messages and drops their payload references (the
+ * queues that still refer to a payload keep it alive).
+ */
+void ws_chansub_free_msgs(ws_chansub_msg_t *list);
 
 /* -- ws_channame.c -- */
 
@@ -82,6 +94,6 @@ void ws_chansub_client_message(ws_session_t *s, int text,
  * (queued without blocking, then their owners kicked).
  * @remark the delivery thread
  */
-void ws_chansub_deliver(const ws_chansub_msg_t *list);
+void ws_chansub_deliver(ws_chansub_msg_t *list);
 
 #endif /* WS_CHANSUB_H */

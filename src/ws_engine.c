@@ -120,10 +120,10 @@ void ws_engine_flush_queue(ws_session_t *s)
             if (!APR_BRIGADE_EMPTY(s->out_bb)) {
                 ws_io_pass(s);
             }
-            ws_engine_close_payload(s, m->data, m->len);
+            ws_engine_close_payload(s, m->ptr, m->len);
             break;
         }
-        ws_io_append(s, m->opcode, m->data, m->len);
+        ws_io_append(s, m->opcode, m->ptr, m->len);
     }
     if (!APR_BRIGADE_EMPTY(s->out_bb) && !s->done) {
         ws_io_pass(s);
