@@ -7,6 +7,8 @@
 #    DELETE;
 #  - subscribers: plain and channel-meta payloads, binary, two channels,
 #    chat (WebSocketChannelPublish), a plugin location that subscribes;
+#    over wss://, over HTTP/2 and with permessage-deflate (python3-
+#    websockets) next to plain ones, all getting the same messages;
 #  - delivery across children, in the same order for every subscriber,
 #    without duplicates, with concurrent publishers;
 #  - resume with ?last_id= and Last-Event-ID, across the seam with a
@@ -20,13 +22,14 @@ use warnings FATAL => 'all';
 use FindBin;
 use lib "$FindBin::Bin/lib";
 
-use Apache::Test qw(plan ok need_module);
+use Apache::Test qw(plan ok skip need_module);
 use Apache::TestUtil qw(t_cmp);
 use Apache::TestRequest ();
 use IO::Socket::IP ();
 use JSON::PP ();
 use Time::HiRes qw(time sleep);
 use WSClient;
+use H2Bridge ();
 use WSTest qw(case ncases run_cases log_mark log_since wait_log httpd_t);
 
 my $json = JSON::PP->new->canonical;
@@ -233,6 +236,71 @@ case(7, 'channel-meta, two channels, chat, plugin location', sub {
     ($f) = frames($e, 1);
     ok t_cmp($f && $f->{payload}, 'from outside', 'plugin location gets the channel');
     done($ws, @chat, $e);
+});
+
+# ---- over TLS, HTTP/2 and permessage-deflate ---------------------------
+case(5, 'subscribers over wss://, HTTP/2 and permessage-deflate', sub {
+    my $c = ch('stack');
+    my @msgs = (['text', 'hello'], ['text', "caf\x{e9} \x{2713}"],
+                ['binary', join '', map { chr(($_ * 7) & 255) } 0 .. 9999],
+                ['text', 'compressible ' x 2000], ['text', '']);
+    my $n = @msgs;
+    my $plain = subscribe("/sub/$c");
+    my $tls = subscribe("/sub/$c", ssl => 1);
+    my $why = H2Bridge::available('h2');
+    my ($b, $h2);
+    if (!$why) {
+        $b = H2Bridge->start('h2');
+        $h2 = subscribe("/sub/$c", port => $b->port);
+    }
+    # python3-websockets offers permessage-deflate, as browsers do
+    my $port = Apache::Test::vars('port');
+    my $pid = open(my $py, '-|', '/usr/bin/python3',
+                   "$FindBin::Bin/interop/chan_subscriber.py",
+                   "ws://127.0.0.1:$port/sub/$c", $n) or die "python3: $!";
+    my $ready = <$py> // '';
+    my $want = 3 + ($h2 ? 1 : 0);
+    for (1 .. 50) {
+        my (undef, $i) = info($c);
+        last if $i && $i->{subscribers} >= $want;
+        sleep 0.1;
+    }
+    for my $m (@msgs) {
+        my $body = $m->[1];
+        utf8::encode($body) if $m->[0] eq 'text';
+        publish($c, $body, type => $m->[0] eq 'text' ? 'text/plain'
+                                   : 'application/octet-stream');
+    }
+    my $expect = join '|', map {
+        my $p = $_->[1];
+        utf8::encode($p) if $_->[0] eq 'text';
+        ($_->[0] eq 'text' ? 1 : 2) . ':' . unpack('H*', $p)
+    } @msgs;
+    my $seen = sub {
+        join '|', map { "$_->{opcode}:" . unpack('H*', $_->{payload}) }
+            frames($_[0], $n, 10);
+    };
+    ok t_cmp($seen->($plain) eq $expect ? 'same' : 'differ', 'same',
+             'a plain subscriber got every message');
+    ok t_cmp($seen->($tls) eq $expect ? 'same' : 'differ', 'same',
+             'a wss:// subscriber got the same');
+    SKIP: {
+        skip($why, 1) if $why;
+        ok t_cmp($seen->($h2) eq $expect ? 'same' : 'differ', 'same',
+                 'an HTTP/2 subscriber got the same');
+    }
+    my $out = join '', <$py>;
+    waitpid $pid, 0;
+    my $r = decode((split /\n/, $out)[-1]);
+    ok t_cmp($r && $r->{extensions}, qr/^permessage-deflate/,
+             'python3-websockets agreed permessage-deflate');
+    my $got = $r ? join '|', map {
+        ($_->[0] eq 'text' ? 1 : 2) . ':' . $_->[1] } @{ $r->{messages} }
+        : $out;
+    ok t_cmp($got eq $expect ? 'same' : 'differ: ' . substr($got, 0, 200),
+             'same', 'the compressed subscriber got the same');
+    done($plain, $tls, $h2);
+    $b->stop if $b;
 });
 
 # ---- across children ----------------------------------------------------
