@@ -30,6 +30,7 @@ use JSON::PP ();
 use Time::HiRes qw(time sleep);
 use WSClient;
 use H2Bridge ();
+use WSMem ();
 use WSTest qw(case ncases run_cases log_mark log_since wait_log httpd_t);
 
 my $json = JSON::PP->new->canonical;
@@ -479,6 +480,55 @@ case(4, 'a subscriber that does not read is closed; others get all', sub {
     ok t_cmp($r->{code}, 1008, 'the one that did not read: 1008');
     ok t_cmp($r->{reason}, 'slow', 'reason "slow"');
     done($slow, @ok);
+});
+
+# A publisher must never wait for a subscriber: with one that reads
+# nothing (and stays, under drop) the POSTs are answered as fast as
+# without it, and the readers next to it get every message.
+case(3, 'publishers never wait for a subscriber that does not read', sub {
+    my $F = WSMem::slow_factor();
+    my $ua = Apache::TestRequest::user_agent(keep_alive => 1);
+    my $body = 'w' x 20000;
+    my $timed = sub {
+        my ($c, $n) = @_;
+        my @t;
+        for (1 .. $n) {
+            my $url = Apache::TestRequest::resolve_url("/pub/$c");
+            my $t0 = time;
+            my $res = $ua->post($url, 'Content-Type' => 'text/plain',
+                                Content => sprintf('%04d', $_) . $body);
+            push @t, time - $t0;
+            die 'publish: ' . $res->code unless $res->code =~ /^20[12]$/;
+        }
+        (sort { $a <=> $b } @t)[$n / 2, $n - 1];
+    };
+    my $c0 = ch('calm');
+    my @r0 = map { subscribe("/sub/$c0") } 1 .. 3;
+    my ($base) = $timed->($c0, 100);
+    my $c = ch('stuck');
+    my $stuck = subscribe("/dropsub/$c");
+    my @readers = map { subscribe("/sub/$c") } 1 .. 3;
+    my $pid = fork;
+    die "fork: $!" unless defined $pid;
+    if (!$pid) {
+        # the readers read in another process while this one publishes
+        my @n = map { scalar frames($_, 200, 10 * $F) } @readers;
+        require POSIX;
+        POSIX::_exit("@n" eq '200 200 200' ? 0 : 1);
+    }
+    my ($median, $max) = $timed->($c, 200);
+    waitpid $pid, 0;
+    printf "# publish latency: median %.1f ms, max %.1f ms; calm channel "
+        . "median %.1f ms\n", 1000 * $median, 1000 * $max, 1000 * $base;
+    ok t_cmp($? >> 8, 0, 'the readers got all 200 messages (4 MB)');
+    ok t_cmp($max < 1 * $F ? 'prompt' : sprintf('%.3f s', $max), 'prompt',
+             'no publish waited for the subscriber that does not read');
+    ok t_cmp($median <= 3 * $base + 0.02 ? 'unchanged'
+             : sprintf('median %.1f ms, %.1f ms without it', 1000 * $median,
+                       1000 * $base), 'unchanged',
+             'the publishers\' median latency is that of a calm channel');
+    frames($_, 100, 5) for @r0;
+    done(@r0, $stuck, @readers);
 });
 
 case(4, 'WebSocketSlowSubscriber drop: skipped, each skip announced', sub {
