@@ -215,6 +215,24 @@ case(5, 'publish: memory full, invalid type, connection gone', sub {
              'the refusal is logged');
 });
 
+case(4, 'a plugin thread subscribing and publishing while the connection ends',
+     sub {
+    my $mark = log_mark();
+    my $c = v1();
+    my $w = v1();
+    my $tag = $c->{tag};
+    my $ch = "storm$run";
+    ok t_cmp(cmd($w, "sub $ch"), 0, 'a subscriber of the storm');
+    ok t_cmp(cmd($c, "storm $ch"), 0, 'the storm thread runs');
+    ok t_cmp(next_text($w, qr/^s$/), 's', 'its messages arrive');
+    sleep 0.3;
+    $c->close_socket;
+    my $log = wait_log($mark, qr/on_disconnect .*tag=\Q$tag\E$/m, 10) // '';
+    ok t_cmp($log, qr/^ws_test_v1: storm ok=[1-9]\d* closed=[1-9]\d* tag=\Q$tag\E$/m,
+             'calls succeeded, then failed with CLOSED once it ended');
+    done($w);
+});
+
 # ---- close_with and on_close ------------------------------------------------------
 case(9, 'close_with: valid and invalid codes', sub {
     my $c = v1();
@@ -293,6 +311,17 @@ case(9, 'WebSocketPluginOption: per location, nested, through the host', sub {
 });
 
 # ---- v0 plugins ---------------------------------------------------------------------
+case(3, 'version 1 with only the members of version 0', sub {
+    my $c = WSClient->connect(path => '/v1small');
+    ok t_cmp($c->status, 101, 'loaded and accepted');
+    $c->send_text('small');
+    my $f = $c->read_frame;
+    ok t_cmp($f ? $f->{payload} : '', 'small', 'echo');
+    $c->send_close(1000);
+    my $r = $c->read_until_close(timeout => 5);
+    ok t_cmp($r->{code}, 1000, 'closes (no on_close read past its end)');
+});
+
 case(2, 'the legacy plugin (0.1.2 header) still loads and runs', sub {
     my $c = WSClient->connect(path => '/legacy');
     ok t_cmp($c->status, 101, 'legacy: 101');

@@ -95,6 +95,19 @@ EXPORT WebSocketPlugin *CALLBACK big_init(void)
     return &big_plugin.v0;
 }
 
+/* says version 1 but has only the members of version 0 (this file sees
+ * the 40-byte struct): accepted, and never read past its end */
+static WebSocketPlugin v1small_plugin = {
+    sizeof(WebSocketPlugin), WEBSOCKET_PLUGIN_VERSION_1, NULL,
+    accept_connect, echo_message, NULL
+};
+
+EXPORT WebSocketPlugin *CALLBACK v1small_init(void);
+EXPORT WebSocketPlugin *CALLBACK v1small_init(void)
+{
+    return &v1small_plugin;
+}
+
 static WebSocketPlugin minimal_plugin = {
     sizeof(WebSocketPlugin), WEBSOCKET_PLUGIN_VERSION_0, NULL, NULL,
     echo_message, NULL

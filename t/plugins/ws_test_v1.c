@@ -22,12 +22,18 @@
  *   "close CODE [REASON]" close_with(CODE, REASON); answered only when
  *                         refused ("close = R")
  *   "load"                "load = " what on_load saw
+ *   "storm C"             a thread subscribes to C, publishes to it and
+ *                         unsubscribes, in a loop, until on_disconnect
+ *                         (which waits 50 ms, then stops and joins it);
+ *                         answered "storm = 0" once it has started
  *   "has"                 "has = S V" with WEBSOCKET_SERVER_HAS of
  *                         subscribe and option (1/0)
  * on_close: writes "ws_test_v1: on_close code=C reason=R len=N tag=T".
  * on_disconnect: tries publish() and subscribe() (the connection is gone:
  *   both must fail) and writes "ws_test_v1: on_disconnect publish=P
- *   subscribe=S tag=T".
+ *   subscribe=S tag=T"; after a storm first "ws_test_v1: storm ok=N
+ *   closed=M tag=T" (calls that succeeded, and that got
+ *   WEBSOCKET_ERR_CLOSED).
  * Lines go to fd 2 with one write(2) each (httpd sends it to error_log).
  */
 #include <pthread.h>
@@ -54,6 +60,12 @@ static char loaded[WEBSOCKET_CHANNEL_NAME_MAX + 64];
 
 typedef struct {
     char tag[TAG_MAX + 1];
+    const WebSocketServer *server;
+    pthread_t storm;
+    int storming;
+    volatile int storm_stop;
+    char storm_channel[WEBSOCKET_CHANNEL_NAME_MAX + 1];
+    long storm_ok, storm_closed;
 } conn_t;
 
 static void log_line(const char *fmt, ...)
@@ -165,6 +177,31 @@ static void *CALLBACK v1_on_connect(const WebSocketServer *server)
     return c;
 }
 
+static void *storm_main(void *arg)
+{
+    conn_t *c = arg;
+    const WebSocketServer *server = c->server;
+
+    while (!c->storm_stop) {
+        int rc[3];
+        int i;
+
+        rc[0] = server->subscribe(server, c->storm_channel);
+        rc[1] = server->publish(server, c->storm_channel, MESSAGE_TYPE_TEXT,
+                                (const unsigned char *)"s", 1);
+        rc[2] = server->unsubscribe(server, c->storm_channel);
+        for (i = 0; i < 3; i++) {
+            if (rc[i] >= 0) {
+                c->storm_ok++;
+            }
+            else if (rc[i] == WEBSOCKET_ERR_CLOSED) {
+                c->storm_closed++;
+            }
+        }
+    }
+    return NULL;
+}
+
 typedef struct {
     const WebSocketServer *server;
     const char *channel;
@@ -270,6 +307,17 @@ static size_t CALLBACK v1_on_message(void *priv,
             reply(server, "close = %d", rc);
         }
     }
+    else if (!strcmp(cmd, "storm")) {
+        conn_t *c = priv;
+
+        if (c != NULL && !c->storming
+            && strlen(arg) <= WEBSOCKET_CHANNEL_NAME_MAX) {
+            strcpy(c->storm_channel, arg);
+            c->server = server;
+            c->storming = pthread_create(&c->storm, NULL, storm_main, c) == 0;
+        }
+        reply(server, "storm = %d", c && c->storming ? 0 : -1);
+    }
     else if (!strcmp(cmd, "load")) {
         reply(server, "load = %s", loaded);
     }
@@ -302,6 +350,15 @@ static void CALLBACK v1_on_disconnect(void *priv,
                             (const unsigned char *)"late", 4);
     int s = server->subscribe(server, "v1-gone");
 
+    if (c != NULL && c->storming) {
+        struct timespec ts = {0, 50 * 1000000L};
+
+        nanosleep(&ts, NULL); /* it keeps calling: the session is over */
+        c->storm_stop = 1;
+        pthread_join(c->storm, NULL);
+        log_line("ws_test_v1: storm ok=%ld closed=%ld tag=%s", c->storm_ok,
+                 c->storm_closed, c->tag);
+    }
     log_line("ws_test_v1: on_disconnect publish=%d subscribe=%d tag=%s", p,
              s, c ? c->tag : "");
     free(c);
