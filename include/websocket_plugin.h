@@ -41,8 +41,9 @@
  *    how one plugin runs on old and new modules alike.
  *  - WebSocketPlugin (WEBSOCKET_PLUGIN_VERSION_1) adds on_close(),
  *    on_load(), on_child_init() and on_child_exit().  The module reads
- *    them only when version >= 1 and size covers them.  An older module refuses a plugin whose version is 1
- *    ("unsupported plugin version").
+ *    them only when version >= 1 and size covers them.  An older module
+ *    refuses a plugin whose version is 1 ("unsupported plugin
+ *    version").
  *  - WebSocketHost: what on_load() hands the plugin for publishing
  *    without a connection and for reading its options.
  * Results of the version 1 functions are 0 (WEBSOCKET_OK) or more on

@@ -127,9 +127,10 @@ case(5, 'chat: close_with for a bad request and a binary message', sub {
 # ---- the host: a plugin thread publishing without a connection -------------
 case(4, 'host: on_load, a ticker thread reaches a channel subscriber', sub {
     my $v = v1();
-    ok t_cmp(cmd($v, 'load'), '32/1 ticker=v1-ticker',
+    ok t_cmp(cmd($v, 'load'), '32/1 ticker=v1-ticker pub=-5',
              'on_load got the host (LP64 size 32, version 1) and an option '
-             . 'set before the WebSocketHandler line');
+             . 'set before the WebSocketHandler line; a publish in the '
+             . 'parent: UNAVAILABLE (-5)');
     done($v);
     my $c = WSClient->connect(path => '/v1-ticks');
     ok t_cmp($c->status, 101, 'a WebSocketChannel subscriber of v1-ticker');

@@ -4,8 +4,10 @@
  * t/api_v1.t: channels from a connection and from a plugin thread, close
  * codes both ways, options.
  *
- * on_load: keeps the host and what it saw: "SIZE/VERSION ticker=VALUE"
- *   (VALUE: the host's option "ticker" then), answered to "load".
+ * on_load: keeps the host and what it saw: "SIZE/VERSION ticker=VALUE
+ *   pub=R" (VALUE: the host's option "ticker" then; R: what a publish
+ *   through the host returned there, in httpd's parent), answered to
+ *   "load".
  * on_child_init: when the host's option "ticker" names a channel, starts
  *   a thread that publishes "tick PID N" (TEXT) to it through the host
  *   every option "ticker-ms" milliseconds (default 100);
@@ -135,8 +137,10 @@ static void CALLBACK v1_on_load(WebSocketPlugin *plugin,
     (void)plugin;
     host = h;
     t = WEBSOCKET_HOST_HAS(h, option) ? h->option(h, "ticker") : NULL;
-    snprintf(loaded, sizeof(loaded), "%u/%u ticker=%s", h->size,
-             h->version, t ? t : "(null)");
+    snprintf(loaded, sizeof(loaded), "%u/%u ticker=%s pub=%d", h->size,
+             h->version, t ? t : "(null)",
+             h->publish(h, "v1-parent", MESSAGE_TYPE_TEXT,
+                        (const unsigned char *)"p", 1));
 }
 
 static void CALLBACK v1_child_init(WebSocketPlugin *plugin)
