@@ -186,6 +186,20 @@ case(3, 'subscribe: 255 channels per connection', sub {
     done($c);
 });
 
+case(3, "subscribe(): a subscriber that does not read is closed 'slow'", sub {
+    my $ch = "slow$run";
+    my $slow = v1(path => '/v1-slow');
+    my $pub = v1();
+    ok t_cmp(cmd($slow, "sub $ch"), 0, 'subscribed (then reads nothing)');
+    my @rc = map { cmd($pub, "big $ch 60000") } 1 .. 300;
+    ok t_cmp(scalar(grep { /^\d+$/ } @rc), 300,
+             'the publisher never waits nor fails');
+    my $r = $slow->read_until_close(timeout => 20);
+    ok t_cmp(($r->{code} // 'none') . ' ' . ($r->{reason} // ''), '1008 slow',
+             'the slow subscriber: 1008 "slow"');
+    done($pub);
+});
+
 case(4, 'a location with WebSocketChannel and a v1 plugin', sub {
     my $c = WSClient->connect(path => '/v1-chan');
     my $p = v1();
