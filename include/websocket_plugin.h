@@ -80,9 +80,10 @@ extern "C" {
 #define MESSAGE_TYPE_PING 256   /**< send(): a ping (opcode 0x9) */
 #define MESSAGE_TYPE_PONG 257   /**< send(): an unsolicited pong (0xA) */
 
-/** Value of WebSocketServer.version passed by this server. */
+/** WebSocketServer.version of a server of API v0 (0.1.2, and this module
+ * before API v1); this module passes WEBSOCKET_SERVER_VERSION_2. */
 #define WEBSOCKET_SERVER_VERSION_1 1
-/** Value plugins must put in WebSocketPlugin.version. */
+/** WebSocketPlugin.version of a plugin of API v0. */
 #define WEBSOCKET_PLUGIN_VERSION_0 0
 /** WebSocketServer.version of a server with the API v1 functions. */
 #define WEBSOCKET_SERVER_VERSION_2 2
