@@ -76,10 +76,30 @@ apr_status_t ws_chansub_child_init(apr_pool_t *pchild);
 int ws_chansub_attach(ws_session_t *s);
 
 /**
- * Takes @p s out of every channel; after it returns the delivery thread
- * no longer touches @p s.  Idempotent; any thread.
+ * Takes @p s out of every channel (the location's and its plugin's) and
+ * refuses ws_chansub_add() from then on; after it returns the delivery
+ * thread no longer touches @p s.  Idempotent; any thread.
  */
 void ws_chansub_detach(ws_session_t *s);
+
+/**
+ * Subscribes @p s to channel @p name for its plugin (API v1
+ * subscribe()): delivered like the location's channels, live from now
+ * on, nothing replayed.  Idempotent.
+ * @return APR_SUCCESS; APR_EINVAL (name), APR_ENOTIMPL (no channels in
+ *         this child), APR_EOF (the session ended), APR_EMFILE
+ *         (WS_CHAN_MAX_PER_CONN channels already), APR_ENOSPC (memory)
+ * @remark Any thread, until ws_chansub_detach().
+ */
+apr_status_t ws_chansub_add(ws_session_t *s, const char *name);
+
+/**
+ * Ends a subscription ws_chansub_add() made.
+ * @return APR_SUCCESS; APR_NOTFOUND (none of the plugin's), APR_EINVAL,
+ *         APR_ENOTIMPL
+ * @remark Any thread, until ws_chansub_detach().
+ */
+apr_status_t ws_chansub_remove(ws_session_t *s, const char *name);
 
 /**
  * A data message from a subscriber's client: published to its channels
