@@ -11,6 +11,10 @@
  *                    flight each, closed loop, for T seconds
  *   wsload rawecho   the same traffic against a raw TCP echo server
  *                    (no framing: write S bytes, wait for S bytes back)
+ *   wsload echo -S   echo through a WebSocket to TCP bridge: binary
+ *                    messages of S bytes out, and a reply is S bytes back
+ *                    whatever messages they came in (a bridge cuts the
+ *                    backend's byte stream where its reads end)
  *
  * Build: cc -std=c99 -Wall -Wextra -Werror -O2 -D_GNU_SOURCE \
  *           -o wsload wsload.c
@@ -76,6 +80,7 @@ static struct {
     size_t size;              /* echo: payload bytes */
     int64_t duration_ns, warmup_ns, timeout_ns;
     long long max_msgs;       /* echo: stop after this many (0: time) */
+    int stream;               /* echo -S: binary out, replies as bytes */
 } cfg;
 
 struct conn {
@@ -94,6 +99,7 @@ struct conn {
     unsigned char ctl[125];   /* RFC 6455 §5.5: control payload <= 125 */
     uint64_t payload_left;    /* of the frame (keepalive: of the body) */
     uint64_t msg_len;         /* bytes of the message so far */
+    uint64_t stream_len;      /* echo -S: reply bytes not yet counted */
     char *hs;                 /* response head being gathered, or NULL */
     size_t hs_len;
     char *accept;             /* expected Sec-WebSocket-Accept */
@@ -592,7 +598,7 @@ static void pong_received(struct conn *c, int64_t now)
 static void send_message(struct conn *c, int64_t now)
 {
     if (cfg.mode == M_ECHO) {
-        queue_frame(c, 0x1, pattern, cfg.size);
+        queue_frame(c, cfg.stream ? 0x2 : 0x1, pattern, cfg.size);
     }
     else {
         queue_bytes(c, pattern, cfg.size);
@@ -650,7 +656,15 @@ static void frame_done(struct conn *c, int64_t now)
             uint64_t len = c->msg_len;
             c->msg_len = 0;
             c->msg_op = 0;
-            message_received(c, len, now);
+            if (!cfg.stream) {
+                message_received(c, len, now);
+                break;
+            }
+            c->stream_len += len;
+            while (c->stream_len >= cfg.size && c->state == C_OPEN) {
+                c->stream_len -= cfg.size;
+                message_received(c, cfg.size, now);
+            }
         }
         break;
     case 0x8: /* close: answer it (RFC 6455 §5.5.1) and drop */
@@ -1276,6 +1290,8 @@ static void usage(void)
         "  -t SECS     echo: measured duration (5)\n"
         "  -W SECS     echo: warm-up before measuring (1)\n"
         "  -m COUNT    echo: measure exactly COUNT echoes, no warm-up\n"
+        "  -S          echo: binary messages, replies counted as bytes\n"
+        "              (through a WebSocket to TCP bridge)\n"
         "  -T SECS     connect/handshake/reply timeout (10)\n"
         "  -l LABEL    label for the RESULT line\n",
         stderr);
@@ -1322,7 +1338,7 @@ static void parse_args(int argc, char **argv)
     cfg.warmup_ns = NS_PER_SEC;
     cfg.timeout_ns = 10 * NS_PER_SEC;
     optind = 2;
-    while ((opt = getopt(argc, argv, "h:p:u:x:n:a:w:P:H:k:s:t:W:m:T:l:"))
+    while ((opt = getopt(argc, argv, "h:p:u:x:n:a:w:P:H:k:s:t:W:m:T:l:S"))
            != -1) {
         switch (opt) {
         case 'h':
@@ -1349,6 +1365,7 @@ static void parse_args(int argc, char **argv)
         case 'm': cfg.max_msgs = atoll(optarg); break;
         case 'T': cfg.timeout_ns = secs_ns(optarg); break;
         case 'l': cfg.label = optarg; break;
+        case 'S': cfg.stream = 1; break;
         default: usage();
         }
     }

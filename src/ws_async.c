@@ -99,9 +99,10 @@ static apr_uint32_t lingering;
 static apr_uint32_t linger_max;
 static apr_threadkey_t *linger_key;
 
-/* A worker thread's own pollset for lingering: one slot plus the wake-up
- * pipe, poll() so that adding and removing the socket costs no system
- * call; it lives in a pool of the thread's own until the thread exits. */
+/* A worker thread's own pollset for lingering: two slots (the client's
+ * socket and a peer's) plus the wake-up pipe, poll() so that adding and
+ * removing a socket costs no system call; it lives in a pool of the
+ * thread's own until the thread exits. */
 typedef struct {
     apr_pool_t *pool;
     apr_pollset_t *ps;
@@ -375,7 +376,7 @@ static ws_linger_t *thread_linger(void)
     }
     l = apr_palloc(p, sizeof(*l));
     l->pool = p;
-    if (apr_pollset_create_ex(&l->ps, 1, p, APR_POLLSET_WAKEABLE,
+    if (apr_pollset_create_ex(&l->ps, 2, p, APR_POLLSET_WAKEABLE,
                               APR_POLLSET_POLL) != APR_SUCCESS
         || apr_threadkey_private_set(l, linger_key) != APR_SUCCESS) {
         apr_pool_destroy(p);
@@ -385,12 +386,14 @@ static ws_linger_t *thread_linger(void)
 }
 
 /* After a pass that read something: waits up to WS_LINGER on this worker
- * for more input or a sender's wake-up.  Returns 1 if the connection has
- * something to do now, 0 if it should be parked. */
+ * for more input, the peer's socket (a bridge's backend answering what
+ * the client just sent) or a sender's wake-up.  Returns 1 if the
+ * connection has something to do now, 0 if it should be parked. */
 static int linger(ws_session_t *s, ws_async_t *a)
 {
     ws_linger_t *l;
     const apr_pollfd_t *out;
+    apr_pollfd_t ppfd = {0};
     apr_int32_t n = 0;
     apr_status_t rv = APR_TIMEUP;
     int work = 0;
@@ -398,6 +401,14 @@ static int linger(ws_session_t *s, ws_async_t *a)
     if (apr_atomic_inc32(&lingering) < linger_max
         && (l = thread_linger()) != NULL
         && apr_pollset_add(l->ps, &a->pfd) == APR_SUCCESS) {
+        if (s->peer != NULL && !s->done
+            && (ppfd.reqevents = s->peer->events(s)) != 0) {
+            ppfd.desc_type = APR_POLL_SOCKET;
+            ppfd.desc.s = s->peer->sock;
+            if (apr_pollset_add(l->ps, &ppfd) != APR_SUCCESS) {
+                ppfd.desc_type = APR_NO_DESC;
+            }
+        }
         /* senders wake this pollset while we wait (async_wake) */
         apr_thread_mutex_lock(s->mutex);
         work = s->queue.head != NULL
@@ -411,6 +422,9 @@ static int linger(ws_session_t *s, ws_async_t *a)
         a->linger_ps = NULL;
         apr_thread_mutex_unlock(s->mutex);
         apr_pollset_remove(l->ps, &a->pfd);
+        if (ppfd.desc_type == APR_POLL_SOCKET) {
+            apr_pollset_remove(l->ps, &ppfd);
+        }
     }
     apr_atomic_dec32(&lingering);
     return work || n > 0 || APR_STATUS_IS_EINTR(rv);
@@ -493,8 +507,11 @@ static int async_process_connection(conn_rec *c)
             break;
         }
         /* input came, and came soon after the previous input: the next
-         * bytes are likely on their way */
-        if (s->last_rx != rx && s->last_rx - rx <= WS_LINGER
+         * bytes are likely on their way; with a peer, input came lately
+         * and the peer's answer (then the client's next input) may be */
+        if (((s->last_rx != rx && s->last_rx - rx <= WS_LINGER)
+             || (s->peer != NULL
+                 && apr_time_now() - s->last_rx <= WS_LINGER))
             && a->pfd.desc_type == APR_POLL_SOCKET && linger(s, a)) {
             continue; /* busy: stay on this worker */
         }

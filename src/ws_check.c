@@ -1,7 +1,8 @@
 /* Licensed under the Apache License, Version 2.0 (see LICENSE).
  *
  * ws_check.c -- configuration checks at startup: a WebSocketHandler that
- * no "SetHandler websocket-handler" reaches, and MaxSpareThreads below
+ * no "SetHandler websocket-handler" reaches, a WebSocketBridge that no
+ * "SetHandler websocket-bridge" reaches, and MaxSpareThreads below
  * MaxRequestWorkers while the asynchronous driver may be in use.
  *
  * Both read the configuration tree (ap_conftree) as it was parsed, not
@@ -44,6 +45,8 @@ typedef struct {
     apr_array_header_t *setters; /* directives that may set our handler */
     apr_array_header_t *drivers; /* WebSocketDriver directives */
     apr_array_header_t *serving; /* the plugins that can serve requests */
+    apr_array_header_t *bridges; /* WebSocketBridge directives */
+    apr_array_header_t *bridge_setters; /* ... that may set the bridge */
 } ws_tree_t;
 
 static sec_kind_e kind_of(const ap_directive_t *d)
@@ -164,24 +167,25 @@ static int may_overlap(apr_pool_t *p, const ap_directive_t *a,
     return strncmp(pa, pb, n) == 0;
 }
 
-/* SetHandler websocket-handler, an expression (evaluated per request: it
- * may give ours), or any other directive naming our handler (AddHandler,
+/* SetHandler @p name, an expression (evaluated per request: it may give
+ * ours), or any other directive naming the handler (AddHandler,
  * RewriteRule [H=websocket-handler], ...). */
-static int may_set_our_handler(apr_pool_t *p, const ap_directive_t *d)
+static int may_set_handler(apr_pool_t *p, const ap_directive_t *d,
+                           const char *name)
 {
     const char *args = d->args ? d->args : "";
 
-    if (d->directive[0] == '<' || !strcasecmp(d->directive,
-                                              "WebSocketHandler")) {
+    if (d->directive[0] == '<'
+        || !strcasecmp(d->directive, "WebSocketHandler")
+        || !strcasecmp(d->directive, "WebSocketBridge")) {
         return 0;
     }
     if (!strcasecmp(d->directive, "SetHandler")) {
         const char *h = ap_getword_conf(p, &args);
 
-        return !strcasecmp(h, WS_HANDLER_NAME)
-               || !strncasecmp(h, "expr=", 5);
+        return !strcasecmp(h, name) || !strncasecmp(h, "expr=", 5);
     }
-    return ap_strcasestr(args, WS_HANDLER_NAME) != NULL;
+    return ap_strcasestr(args, name) != NULL;
 }
 
 static void collect(ws_tree_t *t, const ap_directive_t *d)
@@ -193,8 +197,17 @@ static void collect(ws_tree_t *t, const ap_directive_t *d)
         else if (!strcasecmp(d->directive, "WebSocketDriver")) {
             APR_ARRAY_PUSH(t->drivers, const ap_directive_t *) = d;
         }
-        else if (may_set_our_handler(t->p, d)) {
-            APR_ARRAY_PUSH(t->setters, const ap_directive_t *) = d;
+        else if (!strcasecmp(d->directive, "WebSocketBridge")) {
+            APR_ARRAY_PUSH(t->bridges, const ap_directive_t *) = d;
+        }
+        else {
+            if (may_set_handler(t->p, d, WS_HANDLER_NAME)) {
+                APR_ARRAY_PUSH(t->setters, const ap_directive_t *) = d;
+            }
+            if (may_set_handler(t->p, d, WS_BRIDGE_HANDLER_NAME)) {
+                APR_ARRAY_PUSH(t->bridge_setters,
+                               const ap_directive_t *) = d;
+            }
         }
         if (d->first_child != NULL) {
             collect(t, d->first_child);
@@ -232,6 +245,38 @@ static void check_handlers(ws_tree_t *t, server_rec *s)
                      "plain requests (404, as a rule); add it to that "
                      "section", d->filename, d->line_num,
                      section_name(t->p, sec));
+    }
+}
+
+/* Warns of every WebSocketBridge that no SetHandler websocket-bridge can
+ * reach: its upgrade requests go to whatever handler applies there (a
+ * 404, as a rule, or a plugin's WebSocket), never to the backend. */
+static void check_bridges(ws_tree_t *t, server_rec *s)
+{
+    int i, j;
+
+    for (i = 0; i < t->bridges->nelts; i++) {
+        const ap_directive_t *d = APR_ARRAY_IDX(t->bridges, i,
+                                                const ap_directive_t *);
+        const ap_directive_t *sec = section_of(d);
+        int reached = 0;
+
+        for (j = 0; j < t->bridge_setters->nelts && !reached; j++) {
+            reached = may_overlap(t->p,
+                                  APR_ARRAY_IDX(t->bridge_setters, j,
+                                                const ap_directive_t *),
+                                  d);
+        }
+        if (reached || sec == NULL) {
+            continue;
+        }
+        ap_log_error(APLOG_MARK, APLOG_WARNING, 0, s,
+                     WS_LOGNO(00604) "%s:%d: WebSocketBridge in %s is "
+                     "never used: no \"SetHandler " WS_BRIDGE_HANDLER_NAME
+                     "\" applies there, so WebSocket upgrades are not "
+                     "bridged (another handler serves them, or they get "
+                     "404); add it to that section", d->filename,
+                     d->line_num, section_name(t->p, sec));
     }
 }
 
@@ -374,8 +419,11 @@ static void run_checks(apr_pool_t *p, server_rec *s)
     t.setters = apr_array_make(p, 8, sizeof(const ap_directive_t *));
     t.drivers = apr_array_make(p, 8, sizeof(const ap_directive_t *));
     t.serving = apr_array_make(p, 8, sizeof(const ap_directive_t *));
+    t.bridges = apr_array_make(p, 4, sizeof(const ap_directive_t *));
+    t.bridge_setters = apr_array_make(p, 4, sizeof(const ap_directive_t *));
     collect(&t, ap_conftree);
     check_handlers(&t, s);
+    check_bridges(&t, s);
     check_spare_threads(&t, s);
 }
 

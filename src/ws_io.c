@@ -40,6 +40,21 @@ int ws_io_acquire(ws_session_t *s, int wait, ws_write_e mode)
     return 1;
 }
 
+int ws_io_acquire_or_note(ws_session_t *s, ws_write_e mode)
+{
+    apr_thread_mutex_lock(s->mutex);
+    if (s->io != WS_IO_PARKED) {
+        s->io_missed = s->io == WS_IO_OWNED;
+        apr_thread_mutex_unlock(s->mutex);
+        return 0;
+    }
+    s->io = WS_IO_OWNED;
+    s->io_owner = apr_os_thread_current();
+    apr_thread_mutex_unlock(s->mutex);
+    ws_io_set_mode(s, mode);
+    return 1;
+}
+
 int ws_io_release(ws_session_t *s)
 {
     int work;
@@ -51,8 +66,9 @@ int ws_io_release(ws_session_t *s)
     s->io = WS_IO_PARKED;
     s->parks++;
     /* what arrived while we held it and nobody else could do */
-    work = s->queue.head != NULL
+    work = s->queue.head != NULL || s->io_missed
            || (s->going_away && s->state == WS_STATE_OPEN);
+    s->io_missed = 0;
     apr_thread_cond_broadcast(s->io_free);
     apr_thread_mutex_unlock(s->mutex);
     return work;

@@ -23,10 +23,19 @@
 int ws_io_acquire(ws_session_t *s, int wait, ws_write_e mode);
 
 /**
+ * Like ws_io_acquire(@p s, 0, @p mode), for a thread that has work for
+ * the connection (a socket became ready): if another thread owns the
+ * I/O, its ws_io_release() reports work, so the event is not lost in the
+ * moment between the owner's last look and its release.
+ * @return 1 if the caller now owns the I/O
+ */
+int ws_io_acquire_or_note(ws_session_t *s, ws_write_e mode);
+
+/**
  * The owner parks the connection (WS_IO_PARKED).
  * @return 1 if work arrived meanwhile that nobody else could do (queued
- *         sends, a stopping child): the caller should try to take the
- *         I/O back
+ *         sends, a stopping child, ws_io_acquire_or_note() missed it):
+ *         the caller should try to take the I/O back
  */
 int ws_io_release(ws_session_t *s);
 

@@ -15,7 +15,7 @@
  *   00401-00403  the asynchronous driver (ws_async.c, ws_loop.c);
  *                next 00404
  *   00501        server-status (ws_status.c); next 00502
- *   00601-00603  configuration checks at startup (ws_check.c); next 00604
+ *   00601-00604  configuration checks at startup (ws_check.c); next 00605
  *   00801-00808  the WebSocket to TCP bridge (ws_bridge.c); next 00809
  *   00701-00715  channels: region, slots and delivery (ws_chan.c),
  *                subscribers (ws_chansub.c), publishers

@@ -83,7 +83,8 @@ static void maybe_free(ws_loop_ref_t *ref)
 }
 
 /* Serves ref's session if its I/O is free (loop_mutex held; released
- * while serving).  A busy owner schedules again when it parks.
+ * while serving).  A busy owner is told (ws_io_acquire_or_note): its
+ * release reports work, and it serves the session itself.
  * @return 0 if another thread owned the I/O */
 static int serve(ws_loop_ref_t *ref)
 {
@@ -91,7 +92,7 @@ static int serve(ws_loop_ref_t *ref)
 
     /* the session cannot end while we hold its I/O, and it cannot be
      * taken from the link without loop_mutex (ws_loop_unref) */
-    if (s == NULL || !ws_io_acquire(s, 0, WS_WRITE_NONBLOCKING)) {
+    if (s == NULL || !ws_io_acquire_or_note(s, WS_WRITE_NONBLOCKING)) {
         return s == NULL;
     }
     apr_thread_mutex_unlock(loop_mutex);

@@ -94,6 +94,9 @@ struct ws_session_t {
     ws_io_e io;                    /**< see ws_io_e */
     apr_os_thread_t io_owner;      /**< the owner while WS_IO_OWNED */
     apr_uint32_t parks;            /**< times the I/O was released */
+    int io_missed;                 /**< a thread with work for the owner
+                                        found the I/O owned (released
+                                        reports work) */
     int going_away;                /**< the child is stopping */
     int in_connect;                /**< on_connect is running */
     apr_table_t *hs_headers;       /**< header_set() during on_connect */

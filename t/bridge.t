@@ -4,7 +4,8 @@
 # and a unix-socket echo backend in both directions at once, under both
 # drivers, over wss:// and HTTP/2; the subprotocol answers; memory
 # bounded when either side stops reading; 502 before the 101 for a
-# backend that refuses; close 1000 when the backend ends; EOF to the
+# backend that refuses, 504 after WebSocketBridgeConnectTimeout for one
+# that never accepts; close 1000 when the backend ends; EOF to the
 # backend when the client vanishes.  The
 # backends are t/tools/bridge-backend, started and stopped here.
 # Locations in t/conf/bridge.conf.in.
@@ -24,9 +25,11 @@ use Apache::TestRequest qw(GET_BODY);
 use WSClient;
 use H2Bridge ();
 use WSMem qw(mem_skip slow_factor snapshot growth_kb describe);
-use WSTest qw(bound tempdir);
+use WSTest qw(bound tempdir log_mark wait_log);
+use Socket qw(AF_INET SOCK_STREAM SOL_SOCKET SO_ERROR inet_aton
+              pack_sockaddr_in unpack_sockaddr_in);
 
-plan tests => 33, need_module 'mod_websocket.c';
+plan tests => 36, need_module 'mod_websocket.c';
 
 my $F   = slow_factor();
 my $dir = tempdir();
@@ -162,6 +165,50 @@ SKIP: {
     ok t_cmp($c->status, 502, 'connection refused: 502 instead of the 101');
     $c = WSClient->connect(path => '/bridge-bad');
     ok t_cmp($c->status, 500, 'a target that is not tcp:// or unix:: 500');
+}
+
+# ---- the backend never accepts: 504 after WebSocketBridgeConnectTimeout ---
+# A listener with a backlog of 0 whose accept queue one connection fills:
+# Linux then drops further SYNs (the client retries them), so a connect
+# neither succeeds nor fails -- a backend host that does not answer, on
+# loopback.  A probe checks that this kernel does so before the bridge
+# is asked; if the probe gets through, the case is skipped.
+SKIP: {
+    socket(my $l, AF_INET, SOCK_STREAM, 0) or die "socket: $!";
+    bind($l, pack_sockaddr_in(0, inet_aton('127.0.0.1'))) or die "bind: $!";
+    listen($l, 0) or die "listen: $!";
+    my ($port) = unpack_sockaddr_in(getsockname $l);
+    # non-blocking connects: the first fills the queue, the next are
+    # left without an answer; is the last one still waiting after 1 s?
+    my @fill = map {
+        IO::Socket::IP->new(PeerHost => '127.0.0.1', PeerPort => $port,
+                            Blocking => 0) or die "connect: $@";
+    } 1 .. 3;
+    my $probe = $fill[-1];
+    my $w = '';
+    vec($w, fileno $probe, 1) = 1;
+    my $answered = select(undef, $w, undef, 1);
+    if ($answered) {
+        my $err = unpack 'i', getsockopt($probe, SOL_SOCKET, SO_ERROR);
+        skip("a connect to a full listen queue is answered here "
+             . "(SO_ERROR $err): no backend that never accepts", 3);
+    }
+    my $mark = log_mark();
+    my $t0 = time;
+    my $c = bridged('/bridge-timeout', 'X-Bridge-Port', $port);
+    my $dt = time - $t0;
+    ok t_cmp($c->status, 504,
+             'a backend that never accepts: 504 instead of the 101');
+    ok t_cmp(sprintf('%.1f', $dt) >= 0.9 && $dt < 4 * $F ? 'in time'
+             : sprintf('after %.2f s', $dt), 'in time',
+             'after WebSocketBridgeConnectTimeout (1 s), not before, '
+             . 'not much later');
+    ok t_cmp(wait_log($mark, qr/WS00803: [^\n]*127\.0\.0\.1:$port in /
+                      . qr/WebSocketBridgeConnectTimeout; answering 504/,
+                      5 * $F) ? 'logged' : 'not logged', 'logged',
+             'WS00803 says the connect timed out');
+    close $_ for @fill;
+    close $l;
 }
 
 # ---- the backend ends; the client vanishes -------------------------------

@@ -4,7 +4,8 @@
 #  - config errors: a private "httpd -t" on small generated configs must
 #    fail and name the directive / path / symbol;
 #  - startup warnings (httpd -t, and the error_log of a real start): a
-#    WebSocketHandler no SetHandler reaches, MaxSpareThreads below
+#    WebSocketHandler no SetHandler reaches, a WebSocketBridge no
+#    SetHandler websocket-bridge reaches, MaxSpareThreads below
 #    MaxRequestWorkers under the asynchronous driver;
 #  - one load per DSO+symbol per configuration pass;
 #  - the running server: no plugin -> 500, nested merge, size limits and the
@@ -217,6 +218,62 @@ case(3, 'startup check: the warning names the file and line', sub {
              'WS00601 is a warning of the websocket module');
     ok t_cmp($out, qr/WS00601: [^\n]*SetHandler websocket-handler/,
              'WS00601 says what to add');
+});
+
+# ---- startup warnings: a WebSocketBridge no SetHandler reaches -------------
+my $br  = 'WebSocketBridge "tcp://127.0.0.1:5901"';
+my $sbr = 'SetHandler websocket-bridge';
+my $unbridged = qr/WS00604: \S*httpd-t\.conf:(\d+): /
+                . qr/WebSocketBridge in <Location \/vnc> is never used/;
+my @unbridged = (
+    # name, config, whether WS00604 is expected
+    ['WebSocketBridge without SetHandler', sect('Location', '/vnc', $br), 1],
+    ['WebSocketBridge under SetHandler websocket-handler',
+     sect('Location', '/vnc', $sh, $h, $br), 1],
+    ['SetHandler websocket-bridge only for another path',
+     sect('Location', '/other', $sbr) . sect('Location', '/vnc', $br), 1],
+    ['SetHandler websocket-bridge in the same section',
+     sect('Location', '/vnc', $sbr, $br), 0],
+    ['SetHandler websocket-bridge in an enclosing <Location />',
+     sect('Location', '/', $sbr) . sect('Location', '/vnc', $br), 0],
+    ['SetHandler websocket-bridge in a <LocationMatch>',
+     "<LocationMatch ^/v>\n    $sbr\n</LocationMatch>\n"
+     . sect('Location', '/vnc', $br), 0],
+    ['SetHandler as an expression',
+     sect('Location', '/vnc', 'SetHandler "expr=websocket-bridge"', $br), 0],
+);
+for my $n (@unbridged) {
+    my ($name, $body, $want) = @$n;
+    case(3, "startup check: $name", sub {
+        my ($exit, $out) = httpd_t(body => $body);
+        ok(t_cmp("exit $exit", 'exit 0', "$name: still Syntax OK"))
+            or print map { "# $_\n" } split /\n/, $out;
+        my $count = () = $out =~ /WS00604/g;
+        ok t_cmp($count, $want, "$name: WS00604 " . ($want ? 'once' : 'not')
+                 . ' on httpd -t');
+        if ($want) {
+            # the line it names is the WebSocketBridge line
+            my ($line) = $out =~ $unbridged;
+            my ($file) = $out =~ /WS00604: (\S*httpd-t\.conf):/;
+            my @lines;
+            if (defined $file && open my $fh, '<', $file) {
+                @lines = <$fh>;
+            }
+            ok t_cmp(defined $line && @lines ? $lines[$line - 1] : $out,
+                     qr/^\s*WebSocketBridge /,
+                     "$name: WS00604 names the WebSocketBridge line");
+        }
+        else {
+            ok t_cmp($out, qr/Syntax OK/, "$name: no warning, Syntax OK");
+        }
+    });
+}
+case(2, 'startup check: WS00604 is a warning that says what to add', sub {
+    my ($exit, $out) = httpd_t(body => sect('Location', '/vnc', $br));
+    ok t_cmp($out, qr/\[websocket:warn\][^\n]*WS00604/,
+             'WS00604 is a warning of the websocket module');
+    ok t_cmp($out, qr/WS00604: [^\n]*SetHandler websocket-bridge/,
+             'WS00604 says what to add');
 });
 
 # ---- startup warnings: MaxSpareThreads under the asynchronous driver -------

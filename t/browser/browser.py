@@ -6,13 +6,17 @@
 # loads client.html, increment.html and chat.html (two tabs in a room of
 # a channel, a publish from the web application's side, a reconnect that
 # resumes with last_id) from a running server and asserts what a user
-# sees on them, over ws:// and wss://.  t/browser/run starts
-# the server and calls this script; run by hand:
+# sees on them, over ws:// and wss://; with --vnc-display it also runs
+# Debian's noVNC page (vnc_lite.html, served by the server under /novnc/)
+# against the VNC server of that X display through the bridge location
+# --vnc-path, and checks what reaches the screen and the display.
+# t/browser/run starts the servers and calls this script; run by hand:
 #   t/browser/browser.py --http http://127.0.0.1:P --https https://127.0.0.1:Q \
-#       [--error-log FILE]
+#       [--error-log FILE] [--vnc-display :N --vnc-path vnc]
 # Prints TAP-like lines ("ok N - ..." / "not ok N - ...") and a last line
 # "browser: N passed, N failed"; exit status 0 only if nothing failed.
 import argparse
+import base64
 import json
 import os
 import ssl
@@ -25,6 +29,7 @@ import tempfile
 import time
 import urllib.error
 import urllib.request
+import zlib
 
 ELEMENT = "element-6066-11e4-a52e-4f735466cecf"   # W3C WebDriver element key
 
@@ -139,6 +144,15 @@ class WebDriver:
         return self.call("POST", self.s("/execute/sync"),
                          {"script": js, "args": list(args)})
 
+    def screenshot(self, css):
+        """A PNG of the element @p css, as the browser renders it."""
+        return base64.b64decode(self.call(
+            "GET", self.s("/element/%s/screenshot" % self.find(css))))
+
+    def actions(self, actions):
+        self.call("POST", self.s("/actions"), {"actions": actions})
+        self.call("DELETE", self.s("/actions"))
+
 
 def wait_for(fn, timeout, interval=0.05):
     """Polls fn() until it returns a true value; returns the last value."""
@@ -238,6 +252,175 @@ def increment_page(wd, res, base, label):
            "status: %r" % wd.text("#status"))
 
 
+def png_pixels(png):
+    """Decodes an 8-bit, non-interlaced RGB or RGBA PNG (what chromium's
+    screenshots are): returns (width, height, channels, rows of bytes)."""
+    if png[:8] != b"\x89PNG\r\n\x1a\n":
+        raise ValueError("not a PNG")
+    pos, idat, hdr = 8, b"", None
+    while pos < len(png):
+        n = int.from_bytes(png[pos:pos + 4], "big")
+        kind, data = png[pos + 4:pos + 8], png[pos + 8:pos + 8 + n]
+        pos += 12 + n
+        if kind == b"IHDR":
+            hdr = data
+        elif kind == b"IDAT":
+            idat += data
+        elif kind == b"IEND":
+            break
+    w, h = int.from_bytes(hdr[0:4], "big"), int.from_bytes(hdr[4:8], "big")
+    depth, ctype, interlace = hdr[8], hdr[9], hdr[12]
+    if depth != 8 or ctype not in (2, 6) or interlace:
+        raise ValueError("PNG depth %d type %d interlace %d not handled"
+                         % (depth, ctype, interlace))
+    ch = 3 if ctype == 2 else 4
+    raw, stride, rows = zlib.decompress(idat), w * ch, []
+    prev = bytearray(stride)
+    for y in range(h):
+        f = raw[y * (stride + 1)]
+        line = bytearray(raw[y * (stride + 1) + 1:(y + 1) * (stride + 1)])
+        if f == 1:
+            for i in range(ch, stride):
+                line[i] = (line[i] + line[i - ch]) & 255
+        elif f == 2:
+            line = bytearray((a + b) & 255 for a, b in zip(line, prev))
+        elif f == 3:
+            for i in range(stride):
+                left = line[i - ch] if i >= ch else 0
+                line[i] = (line[i] + ((left + prev[i]) >> 1)) & 255
+        elif f == 4:
+            for i in range(stride):
+                a = line[i - ch] if i >= ch else 0
+                b, c = prev[i], prev[i - ch] if i >= ch else 0
+                p = a + b - c
+                pa, pb, pc = abs(p - a), abs(p - b), abs(p - c)
+                pr = a if pa <= pb and pa <= pc else (b if pb <= pc else c)
+                line[i] = (line[i] + pr) & 255
+        rows.append(line)
+        prev = line
+    return w, h, ch, rows
+
+
+def colour_share(png, rgb, tol=6):
+    """The share of the image's pixels within @p tol of colour @p rgb, and
+    the image's size."""
+    w, h, ch, rows = png_pixels(png)
+    hit = 0
+    for line in rows:
+        for x in range(0, w * ch, ch):
+            if abs(line[x] - rgb[0]) <= tol \
+                    and abs(line[x + 1] - rgb[1]) <= tol \
+                    and abs(line[x + 2] - rgb[2]) <= tol:
+                hit += 1
+    return hit / float(w * h), (w, h)
+
+
+def x_env(display):
+    env = dict(os.environ)
+    env["DISPLAY"] = display
+    return env
+
+
+def xsetroot(display, rgb):
+    subprocess.run(["xsetroot", "-solid", "#%02x%02x%02x" % rgb],
+                   env=x_env(display), check=True, timeout=10)
+
+
+def vnc_page(wd, res, base, label, display, path):
+    """Debian's noVNC page, through the bridge, against x11vnc on @p
+    display: what the X display shows reaches the page's canvas, and
+    what the user does on the page reaches the X display."""
+    # a colour of the X display's root window that nothing else draws
+    first = (0x3a, 0x7d, 0x2c) if label == "ws" else (0x2c, 0x4a, 0x9d)
+    second = (0xc0, 0x30, 0x6a)
+    xsetroot(display, first)
+    wd.get(base + "/novnc/vnc_lite.html?path=" + path)
+    st = wait_for(lambda: wd.text("#status").startswith("Connected"), 15)
+    if not res.ok(st, "%s: noVNC page connected through the bridge" % label,
+                  "status: %r" % wd.text("#status")):
+        return
+    # the remote screen: a canvas of the display's size, in its colour
+    share = [0.0, None]
+
+    def shows(rgb):
+        share[:] = colour_share(wd.screenshot("#screen canvas"), rgb)
+        return share[0] > 0.95
+    res.ok(wait_for(lambda: shows(first), 10, 0.2),
+           "%s: noVNC shows the X display's screen (%d%% of the 400x300 "
+           "canvas in the colour xsetroot drew)"
+           % (label, int(share[0] * 100)),
+           "screenshot size %r" % (share[1],))
+    # a change on the display while connected reaches the page
+    xsetroot(display, second)
+    res.ok(wait_for(lambda: shows(second), 10, 0.2),
+           "%s: noVNC follows the display (new root colour shown, %d%%)"
+           % (label, int(share[0] * 100)),
+           "screenshot size %r" % (share[1],))
+    # a click at (123, 45) of the canvas moves the X pointer there
+    canvas = wd.find("#screen canvas")
+    size = wd.script("var r = arguments[0].getBoundingClientRect();"
+                     "return [r.width, r.height];", {ELEMENT: canvas})
+    tx, ty = 123, 45
+    wd.actions([{"type": "pointer", "id": "mouse",
+                 "parameters": {"pointerType": "mouse"}, "actions": [
+                     {"type": "pointerMove", "duration": 0,
+                      "origin": {ELEMENT: canvas},
+                      "x": int(tx - size[0] // 2),
+                      "y": int(ty - size[1] // 2)},
+                     {"type": "pointerDown", "button": 0},
+                     {"type": "pointerUp", "button": 0}]}])
+    where = [None]
+
+    def pointer_at():
+        out = subprocess.run(["xdotool", "getmouselocation"],
+                             env=x_env(display), capture_output=True,
+                             text=True, timeout=10).stdout
+        where[0] = out.strip()
+        return out.startswith("x:%d y:%d " % (tx, ty))
+    res.ok(wait_for(pointer_at, 5, 0.1),
+           "%s: a click on the page moves the X pointer to (%d, %d)"
+           % (label, tx, ty), "xdotool getmouselocation: %r" % where[0])
+    # keys typed on the page reach the X display: xev listens to the
+    # root window's key events (nothing else has the focus there)
+    root = subprocess.run(["xwininfo", "-root"], env=x_env(display),
+                          capture_output=True, text=True,
+                          timeout=10).stdout
+    root = root.split("Window id: ", 1)[1].split()[0]
+    xev_out = tempfile.TemporaryFile(mode="w+")
+    xev = subprocess.Popen(["xev", "-id", root, "-event", "keyboard"],
+                           env=x_env(display), stdout=xev_out,
+                           stderr=subprocess.STDOUT)
+    typed = "novnc" + label
+    try:
+        time.sleep(0.5)    # xev has selected the events
+        keys = []
+        for c in typed:
+            keys += [{"type": "keyDown", "value": c},
+                     {"type": "keyUp", "value": c}]
+        wd.actions([{"type": "key", "id": "keyboard", "actions": keys}])
+
+        def pressed():
+            xev_out.seek(0)
+            text = xev_out.read()
+            got = ""
+            for ev in text.split("\n\n"):
+                if ev.lstrip().startswith("KeyPress") \
+                        and "XLookupString gives 1 bytes" in ev:
+                    got += ev.split('bytes: (')[1].split('"')[1]
+            return got
+        got = wait_for(lambda: pressed() == typed and typed, 5, 0.1)
+        res.ok(got == typed, "%s: keys typed on the page reach the X "
+               "display (%r)" % (label, typed),
+               "xev saw: %r" % pressed())
+    finally:
+        xev.terminate()
+        xev.wait(5)
+        xev_out.close()
+    res.ok(wd.text("#status").startswith("Connected"),
+           "%s: noVNC page still connected" % label,
+           "status: %r" % wd.text("#status"))
+
+
 def chat_lines(wd):
     return wd.script("return Array.prototype.map.call("
                      "document.querySelectorAll('#log div.msg'),"
@@ -328,6 +511,9 @@ def main():
     ap.add_argument("--http", required=True, help="http://127.0.0.1:PORT")
     ap.add_argument("--https", help="https://127.0.0.1:PORT")
     ap.add_argument("--error-log", help="httpd error_log to scan at the end")
+    ap.add_argument("--vnc-display", help="X display x11vnc serves (:N)")
+    ap.add_argument("--vnc-path", default="vnc",
+                    help="the bridge location to x11vnc")
     ap.add_argument("--chromium", default="/usr/bin/chromium")
     ap.add_argument("--chromedriver", default="/usr/bin/chromedriver")
     args = ap.parse_args()
@@ -372,6 +558,12 @@ def main():
                 except Exception as e:      # one broken page: go on
                     res.ok(False, "%s: %s ran through" % (label,
                                                           check.__name__), e)
+            if args.vnc_display:
+                try:
+                    vnc_page(wd, res, base, label, args.vnc_display,
+                             args.vnc_path)
+                except Exception as e:
+                    res.ok(False, "%s: vnc_page ran through" % label, e)
         # the pages' connections end when the browser leaves them: that is
         # a client going away, never an error (STYLE.md 14)
         wd.get("about:blank")
