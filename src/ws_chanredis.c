@@ -271,12 +271,14 @@ static const char lua_delete[] =
 
 #define WS_REDIS_PREFIX "ws:"
 #define WS_REDIS_BACKOFF_MIN apr_time_from_msec(100)
-#define WS_REDIS_BACKOFF_MAX apr_time_from_sec(5)
+#define WS_REDIS_BACKOFF_MAX apr_time_from_sec(1)
 #define WS_REDIS_PING apr_time_from_sec(1)
 /* live messages held while their channel is caught up */
-#define WS_REDIS_HOLD_MAX 65536
+#define WS_REDIS_HOLD_MAX 4096
 
 static server_rec *main_server;
+
+static void wake_listener(void);
 
 static struct timeval to_tv(apr_interval_time_t t)
 {
@@ -415,6 +417,9 @@ static redisReply *run_script(const char *script, const char *name,
             ap_log_error(APLOG_MARK, APLOG_NOTICE, 0, main_server,
                          WS_LOGNO(01002) "channel broker %s: connected "
                          "again", cfg_show);
+            /* the listener need not wait for its next try: the sooner
+             * it is back, the less its subscribers miss */
+            wake_listener();
         }
     }
     if (cmd_ctx != NULL) {
