@@ -81,6 +81,24 @@ sub redis_cmd {
     $line;
 }
 
+# PUBSUB NUMSUB of a channel's pub/sub channel: the connections (children)
+# listening
+sub redis_numsub {
+    my ($r, $ch) = @_;
+    my $s = IO::Socket::IP->new(PeerHost => '127.0.0.1',
+                                PeerPort => $r->{port}, Timeout => 2)
+        or return undef;
+    my $name = "ws:$ch";
+    print $s "*3\r\n\$6\r\nPUBSUB\r\n\$6\r\nNUMSUB\r\n\$"
+        . length($name) . "\r\n$name\r\n";
+    my $n;
+    while (defined(my $l = <$s>)) {
+        if ($l =~ /^:(\d+)/) { $n = $1; last }
+    }
+    close $s;
+    $n;
+}
+
 sub redis_start {
     my ($r) = @_;
     my $pid = fork;
@@ -320,7 +338,7 @@ case(5, 'Redis unreachable at startup', sub {
     done($ws);
 });
 
-case(10, 'publish on A, deliver on A and B', sub {
+case(12, 'publish on A, deliver on A and B', sub {
     $B = httpd_up('B', "redis://127.0.0.1:$R->{port}/0");
     my $c = ch('two');
     my ($code, $j) = publish($B, $c, 'nobody');
@@ -350,7 +368,13 @@ case(10, 'publish on A, deliver on A and B', sub {
     ($ic, $info) = req($B, 'GET', $c);
     ok t_cmp($info && $info->{subscribers} >= 2 ? $info->{last_id} : '',
              $ids[-1], 'GET on B: the same, and the children listening');
+    ok t_cmp(redis_numsub($R, $c), $subs,
+             'Redis: as many listeners as the publisher counted');
     done(@subs);
+    my $deadline = time + 5;
+    sleep 0.1 while redis_numsub($R, $c) && time < $deadline;
+    ok t_cmp(redis_numsub($R, $c), 0,
+             'after the last subscriber, no server listens to the channel');
 });
 
 case(6, 'resume on B from an id of A; gap; DELETE', sub {
@@ -387,9 +411,12 @@ case(6, 'resume on B from an id of A; gap; DELETE', sub {
 # With a history longer than what is published while a server does not
 # listen, what a subscriber misses is caught up from Redis: only the
 # restart without data is a gap.
-case(8, 'STOP/CONT and restarts of Redis: nothing lost silently', sub {
+case(10, 'STOP/CONT and restarts of Redis: nothing lost silently', sub {
     my $c = ch('fault');
     my @subs = (subscribe($A, $c), subscribe($B, $c));
+    my $plain = WSClient->connect(port => $B->{port}, path => "/sub/$c",
+                                  timeout => 10);
+    my ($plain_close, $plain_bad, $plain_n, $slowest) = ('', 0, 0, 0);
     my %got = map { $_ => [] } 0 .. $#subs;
     my $drain = sub {
         my ($t) = @_;
@@ -408,10 +435,22 @@ case(8, 'STOP/CONT and restarts of Redis: nothing lost silently', sub {
         while (time < $until) {
             $i++;
             my $srv = $i % 2 ? $A : $B;
+            my $t0 = time;
             my ($code, $j) = publish($srv, $c, "f$i", '/pub-long');
+            $slowest = time - $t0 if time - $t0 > $slowest;
             $status{$code}++;
             $accepted{"f$i"} = $j->{id} if $code == 201 || $code == 202;
             $drain->(0.005);
+            while (!$plain_close
+                   && (my $f = $plain->read_frame(timeout => 0.001))) {
+                if ($f->{opcode} == 8) {
+                    $plain_close = WSClient::close_code($f) . ' '
+                                 . WSClient::close_reason($f);
+                    last;
+                }
+                $plain_n++;
+                $plain_bad++ unless $f->{payload} =~ /^f\d+$/;
+            }
         }
     };
     $pub->(1.5);
@@ -450,6 +489,12 @@ case(8, 'STOP/CONT and restarts of Redis: nothing lost silently', sub {
              'every answer is 201, 202 or 503');
     ok t_cmp($n503 > 0 && $nok > 0 ? 'both' : "503: $n503, accepted: $nok",
              'both', 'some publishes refused with 503 while Redis was away');
+    ok t_cmp(sprintf('%.1f', $slowest) < 2.5 ? 'bounded' : "$slowest s",
+             'bounded', 'no publish took more than a few timeouts (500ms)');
+    ok t_cmp("$plain_close, odd payloads $plain_bad",
+             '1011 missed messages, odd payloads 0',
+             "a plain subscriber ($plain_n messages) is closed 1011 by the "
+             . 'gap of the restart without data');
     for my $k (0 .. $#subs) {
         my @m = @{ $got{$k} };
         my ($order, $lost, $wrong, @gaps) = (0, 0, 0);
@@ -488,7 +533,7 @@ case(8, 'STOP/CONT and restarts of Redis: nothing lost silently', sub {
                  . "the restart with data; one gap, to the new epoch, after "
                  . "the restart without");
     }
-    done(@subs);
+    done(@subs, $plain);
 });
 
 # ---- password and unix socket -------------------------------------------
