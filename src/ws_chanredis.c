@@ -1187,6 +1187,7 @@ static void *APR_THREAD_FUNC listener(apr_thread_t *t, void *data)
 
 static apr_status_t stop_listener(void *data)
 {
+    apr_hash_index_t *hi;
     apr_status_t rv;
 
     if (lthread == NULL) {
@@ -1196,6 +1197,15 @@ static apr_status_t stop_listener(void *data)
     wake_listener();
     apr_thread_join(&rv, lthread);
     lthread = NULL;
+    /* subscriptions of connections that did not end before the child */
+    apr_thread_mutex_lock(lmutex);
+    for (hi = apr_hash_first(NULL, listening); hi; hi = apr_hash_next(hi)) {
+        ws_listen_t *l = apr_hash_this_val(hi);
+
+        apr_hash_set(listening, l->name, l->len, NULL);
+        free(l);
+    }
+    apr_thread_mutex_unlock(lmutex);
     apr_thread_mutex_lock(cmd_mutex);
     if (cmd_ctx != NULL) {
         redisFree(cmd_ctx);

@@ -556,6 +556,7 @@ case(5, 'password (requirepass) and a unix socket', sub {
     ok t_cmp($log =~ /wrong-pa55|pa55-w0rd/ ? 'shown' : 'not shown',
              'not shown', 'and shows no password');
     done($ws);
+    sleep 0.5; # the servers see the close before they stop
     httpd_down($_) for $C, $D;
 });
 
