@@ -6,7 +6,7 @@
  * broker timeout):
  *  - the command connection, shared by the child's threads under a mutex
  *    (waited for at most the timeout): publish, delete and describe run a
- *    short Lua script (EVAL; Redis keeps the compiled script);
+ *    short Lua script (EVALSHA, or EVAL when Redis does not know it yet);
  *  - the subscriber connection, owned by one listener thread per child:
  *    it SUBSCRIBEs the channels this child has subscribers for (the first
  *    local subscriber asks, the last one gone unsubscribes), pings Redis
@@ -36,6 +36,7 @@
 #include <unistd.h>
 
 #include "apr_hash.h"
+#include "apr_sha1.h"
 #include "apr_strings.h"
 #include "apr_thread_cond.h"
 #include "apr_thread_mutex.h"
@@ -269,6 +270,31 @@ static const char lua_delete[] =
     "redis.call('DEL', KEYS[2])\n"
     "return {1, redis.call('PUBLISH', ARGV[1], ne .. ':0:256:')}\n";
 
+/* a script and its SHA1 in hex, for EVALSHA (made in child_init) */
+typedef struct {
+    const char *text;
+    char sha[2 * APR_SHA1_DIGESTSIZE + 1];
+} ws_script_t;
+
+static ws_script_t script_publish = {lua_publish, ""};
+static ws_script_t script_read = {lua_read, ""};
+static ws_script_t script_delete = {lua_delete, ""};
+
+static void script_sha(ws_script_t *sc)
+{
+    unsigned char d[APR_SHA1_DIGESTSIZE];
+    apr_sha1_ctx_t ctx;
+    int i;
+
+    apr_sha1_init(&ctx);
+    apr_sha1_update_binary(&ctx, (const unsigned char *)sc->text,
+                           (unsigned int)strlen(sc->text));
+    apr_sha1_final(d, &ctx);
+    for (i = 0; i < APR_SHA1_DIGESTSIZE; i++) {
+        apr_snprintf(sc->sha + 2 * i, 3, "%02x", d[i]);
+    }
+}
+
 #define WS_REDIS_PREFIX "ws:"
 #define WS_REDIS_BACKOFF_MIN apr_time_from_msec(100)
 #define WS_REDIS_BACKOFF_MAX apr_time_from_sec(1)
@@ -361,8 +387,9 @@ static redisContext *cmd_ctx;
 static apr_time_t cmd_retry;  /* no new connection before */
 static int cmd_down;          /* logged as lost */
 
-/* Runs a script; NULL on failure (logged at most once a second). */
-static redisReply *run_script(const char *script, const char *name,
+/* Runs a script (EVALSHA; EVAL the first time Redis does not know it);
+ * NULL on failure (logged at most once a second). */
+static redisReply *run_script(const ws_script_t *script, const char *name,
                               int nargs, const char **args,
                               const size_t *lens, apr_status_t *rv)
 {
@@ -384,13 +411,13 @@ static redisReply *run_script(const char *script, const char *name,
     memcpy(meta + 3 + nl, ":meta", 6);
     memcpy(hist, meta, 3 + nl);
     memcpy(hist + 3 + nl, ":hist", 6);
-    argv[0] = "EVAL";
-    argv[1] = script;
+    argv[0] = "EVALSHA";
+    argv[1] = script->sha;
     argv[2] = "2";
     argv[3] = meta;
     argv[4] = hist;
-    lv[0] = 4;
-    lv[1] = strlen(script);
+    lv[0] = 7;
+    lv[1] = strlen(script->sha);
     lv[2] = 1;
     lv[3] = lv[4] = nl + 8;
     for (i = 0; i < nargs; i++) {
@@ -424,6 +451,17 @@ static redisReply *run_script(const char *script, const char *name,
     }
     if (cmd_ctx != NULL) {
         r = redisCommandArgv(cmd_ctx, 5 + nargs, argv, lv);
+        if (r != NULL && r->type == REDIS_REPLY_ERROR
+            && !strncmp(r->str, "NOSCRIPT", 8)) {
+            /* a Redis that did not see it yet, or restarted: it keeps
+             * the script once it has run it */
+            freeReplyObject(r);
+            argv[0] = "EVAL";
+            argv[1] = script->text;
+            lv[0] = 4;
+            lv[1] = strlen(script->text);
+            r = redisCommandArgv(cmd_ctx, 5 + nargs, argv, lv);
+        }
         if (r == NULL) {
             apr_cpystrn(err, cmd_ctx->errstr, sizeof(err));
             redisFree(cmd_ctx);
@@ -494,7 +532,7 @@ apr_status_t ws_chanredis_publish(const char *name, int type,
     lens[2] = len;
     lens[3] = strlen(max);
     lens[4] = strlen(age);
-    r = run_script(lua_publish, name, 5, args, lens, &rv);
+    r = run_script(&script_publish, name, 5, args, lens, &rv);
     if (r == NULL) {
         return rv;
     }
@@ -521,7 +559,7 @@ apr_status_t ws_chanredis_delete(const char *name, apr_uint32_t *receivers,
     apr_snprintf(chan, sizeof(chan), WS_REDIS_PREFIX "%s", name);
     args[0] = chan;
     lens[0] = strlen(chan);
-    r = run_script(lua_delete, name, 1, args, lens, &rv);
+    r = run_script(&script_delete, name, 1, args, lens, &rv);
     if (r == NULL) {
         return rv;
     }
@@ -542,7 +580,7 @@ static redisReply *read_channel(const char *name, int create, int entries,
 {
     const char *args[2] = {create ? "1" : "0", entries ? "1" : "0"};
     size_t lens[2] = {1, 1};
-    redisReply *r = run_script(lua_read, name, 2, args, lens, rv);
+    redisReply *r = run_script(&script_read, name, 2, args, lens, rv);
 
     if (r == NULL) {
         return NULL;
@@ -1223,6 +1261,9 @@ static void ws_chanredis_child_init(apr_pool_t *pchild, server_rec *s)
     if (!ws_chanredis_configured() || !ws_chan_enabled()) {
         return;
     }
+    script_sha(&script_publish);
+    script_sha(&script_read);
+    script_sha(&script_delete);
     rv = apr_thread_mutex_create(&cmd_mutex, APR_THREAD_MUTEX_TIMED,
                                  pchild);
     if (rv == APR_SUCCESS) {
