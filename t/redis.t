@@ -146,16 +146,29 @@ sub redis_gone {
 
 # ---- httpd servers ------------------------------------------------------
 
-sub body {
-    my ($broker, %a) = @_;
-    my $extra = $a{extra} || '';
-    return <<"CONF";
+# the suite's MPM (WS_TEST_MPM): prefork children serve one connection
+# each, and each has its own listener
+my $mpm = $ENV{WS_TEST_MPM} || 'event';
+my $procs = $mpm eq 'prefork' ? <<'P' : <<'T';
+StartServers 4
+MinSpareServers 2
+MaxSpareServers 16
+ServerLimit 16
+MaxRequestWorkers 16
+P
 StartServers 2
 ServerLimit 2
 ThreadsPerChild 25
 MaxRequestWorkers 50
 MinSpareThreads 10
 MaxSpareThreads 50
+T
+
+sub body {
+    my ($broker, %a) = @_;
+    my $extra = $a{extra} || '';
+    return <<"CONF";
+$procs
 LogLevel warn websocket:info
 WebSocketChannelBroker $broker
 WebSocketChannelBrokerTimeout 500ms
@@ -163,6 +176,11 @@ $extra
 <LocationMatch "^/sub/(?<room>[A-Za-z0-9_.-]{1,64})\$">
     SetHandler websocket-handler
     WebSocketChannel "%{env:MATCH_ROOM}"
+</LocationMatch>
+<LocationMatch "^/chat/(?<room>[A-Za-z0-9_.-]{1,64})\$">
+    SetHandler websocket-handler
+    WebSocketChannel "%{env:MATCH_ROOM}"
+    WebSocketChannelPublish On
 </LocationMatch>
 <LocationMatch "^/pub/(?<room>[A-Za-z0-9_.-]{1,64})\$">
     SetHandler websocket-publisher
@@ -185,7 +203,7 @@ sub httpd_up {
     my ($name, $broker, %a) = @_;
     my $root = tempdir();
     my $port = free_port();
-    my $conf = WSTest::httpd_conf($root, "127.0.0.1:$port",
+    my $conf = WSTest::httpd_conf($root, "127.0.0.1:$port", mpm => $mpm,
                                   body => body($broker, %a));
     my $out = `'$httpd' -f '$conf' -k start 2>&1`;
     die "httpd $name: -k start failed: $out" if $?;
@@ -375,6 +393,19 @@ case(12, 'publish on A, deliver on A and B', sub {
     sleep 0.1 while redis_numsub($R, $c) && time < $deadline;
     ok t_cmp(redis_numsub($R, $c), 0,
              'after the last subscriber, no server listens to the channel');
+});
+
+case(2, 'a client\'s message (WebSocketChannelPublish) through Redis', sub {
+    my $c = ch('chat');
+    my $onB = subscribe($B, $c);
+    my $chat = WSClient->connect(port => $A->{port}, path => "/chat/$c",
+                                 timeout => 10);
+    $chat->send_text('hello from A');
+    my @m = msgs($onB, 1);
+    ok t_cmp(datas(@m), 'hello from A', 'a chat client on A reaches B');
+    my $f = $chat->read_frame(timeout => 5);
+    ok t_cmp($f && $f->{payload}, 'hello from A', 'and itself');
+    done($onB, $chat);
 });
 
 case(6, 'resume on B from an id of A; gap; DELETE', sub {
