@@ -10,7 +10,8 @@
 #  - publish on A, deliver on A and B in one order, with the same ids;
 #    201/202 and what "subscribers" counts; GET and DELETE through Redis;
 #  - resume on B with an id received from A; a gap notice for an id not
-#    retained;
+#    retained; subscribers joining B (resuming or not) while A publishes:
+#    every id once, in order, none missing at the seam;
 #  - kill -STOP/-CONT of redis-server and restarts with and without its
 #    data during steady publishing: every accepted message (201/202) is
 #    delivered in order or covered by a gap notice, the others got 503;
@@ -290,6 +291,7 @@ sub msgs {
                        reason => WSClient::close_reason($f) };
             last;
         }
+        next if $f->{opcode} >= 8;    # the server's pings
         push @m, parse_meta($f->{payload});
     }
     @m;
@@ -437,6 +439,58 @@ case(6, 'resume on B from an id of A; gap; DELETE', sub {
     done($ws, $g, $onA);
 });
 
+case(2, 'the seam: resuming on B while A publishes', sub {
+    my $c = ch('seam');
+    my $live = subscribe($B, $c);
+    publish($A, $c, "s0");
+    my $pid = fork;
+    die "fork: $!" unless defined $pid;
+    if (!$pid) {
+        my $u = LWP::UserAgent->new(keep_alive => 1, timeout => 10);
+        for my $i (1 .. 150) {
+            my $req = HTTP::Request->new(POST =>
+                "http://127.0.0.1:$A->{port}/pub/$c");
+            $req->content("s$i");
+            $u->request($req);
+        }
+        POSIX::_exit(0);
+    }
+    my @resumers;
+    for my $k (1 .. 6) {
+        sleep 0.05;
+        my (undef, $i) = req($A, 'GET', $c);
+        my ($e, $s) = split /:/, $i->{last_id};
+        $s -= 2 if $s > 2;
+        push @resumers, [subscribe($B, $c, last_id => "$e:$s"), $s],
+                        [subscribe($B, $c), undef];
+    }
+    waitpid $pid, 0;
+    my (undef, $fin) = req($A, 'GET', $c);
+    my $last = (split /:/, $fin->{last_id})[1];
+    my $bad = 0;
+    for my $rs (@resumers) {
+        my ($r, $s) = @$rs;
+        my @m = defined $s ? msgs($r, $last - $s, 5) : msgs($r, $last, 1.5);
+        my @seq = map { $_->{s} // 'gap' } @m;
+        # a fresh subscriber starts anywhere, then misses nothing
+        $s = $seq[0] - 1 if !defined $s && @seq && $seq[0] =~ /^\d+$/;
+        $s //= $last;
+        if (join(',', @seq) ne join(',', $s + 1 .. $last)) {
+            $bad++;
+            print "# from $s: ", join(',', map { $_->{gap}
+                ? "gap($_->{le}:$_->{ls}->$_->{ne}:$_->{ns})" : $_->{s} // ($_->{close} ? "close $_->{close}" : "other[" . ($_->{other} // "") . "]") } @m),
+                "\n";
+        }
+    }
+    ok t_cmp($bad, 0, '12 subscribers joined on B during publishing on A '
+             . '(6 resuming): every id once, in order, none missing');
+    my @m = msgs($live, $last, 5);
+    print "# live: $_->{le}:$_->{ls} -> $_->{ne}:$_->{ns}\n" for grep { $_->{gap} } @m;
+    ok t_cmp(join(',', map { $_->{s} // 'gap' } @m), join(',', 1 .. $last),
+             'a live subscriber on B: all of them');
+    done($live, map { $_->[0] } @resumers);
+});
+
 # ---- faults during steady publishing -----------------------------------
 
 # With a history longer than what is published while a server does not
@@ -454,6 +508,7 @@ case(10, 'STOP/CONT and restarts of Redis: nothing lost silently', sub {
         for my $k (0 .. $#subs) {
             while (my $f = $subs[$k]->read_frame(timeout => $t)) {
                 last if $f->{opcode} == 8;
+                next if $f->{opcode} > 8;
                 push @{ $got{$k} }, parse_meta($f->{payload});
                 $t = 0.001;
             }
