@@ -1,18 +1,15 @@
 /* Licensed under the Apache License, Version 2.0 (see LICENSE).
  *
- * ws_chanredis.c -- Redis as the broker of channels (WebSocketChannelBroker).
+ * ws_chanredis.c -- Redis as the broker of channels (WebSocketChannelBroker):
+ * its configuration and each child's command connection.
  *
  * Each child holds two connections (hiredis, blocking sockets with the
  * broker timeout):
  *  - the command connection, shared by the child's threads under a mutex
  *    (waited for at most the timeout): publish, delete and describe run a
  *    short Lua script (EVALSHA, or EVAL when Redis does not know it yet);
- *  - the subscriber connection, owned by one listener thread per child:
- *    it SUBSCRIBEs the channels this child has subscribers for (the first
- *    local subscriber asks, the last one gone unsubscribes), pings Redis
- *    every second, and hands each batch of messages to
- *    ws_chansub_deliver() -- one delivery pass per batch in this child,
- *    whatever the number of its subscribers.
+ *  - the subscriber connection, owned by one listener thread per child
+ *    (ws_chanlisten.c).
  *
  * In Redis, channel NAME is: the hash "ws:NAME:meta" (e epoch, s last seq,
  * a age limit), the stream "ws:NAME:hist" (entry id "<seq>-0", fields k
@@ -20,27 +17,15 @@
  * pub/sub channel "ws:NAME" carrying "<epoch>:<seq>:<type>:<data>".  An
  * epoch is Redis's TIME in microseconds when the channel (re)starts: a
  * Redis that lost its data gives a new, larger epoch, never an id again.
- *
- * When the subscriber connection comes back (or a subscriber's start
- * could not be read), the listener first subscribes again, then reads
- * each channel's retained messages and newest id ("catch-up") and
- * delivers them before the live messages held meanwhile: a subscriber
- * gets what it missed, or a gap (ws_chansub.c).
  */
 #include "httpd.h"
 #include <errno.h>
-#include <fcntl.h>
-#include <poll.h>
 #include <stdlib.h>
 #include <string.h>
-#include <unistd.h>
 
-#include "apr_hash.h"
 #include "apr_sha1.h"
 #include "apr_strings.h"
-#include "apr_thread_cond.h"
 #include "apr_thread_mutex.h"
-#include "apr_thread_proc.h"
 
 #include "http_log.h"
 
@@ -75,8 +60,7 @@ void ws_chanredis_set_timeout(apr_interval_time_t timeout)
 
 #ifdef WS_HAVE_HIREDIS
 
-#include <hiredis/hiredis.h>
-
+#include "ws_chanlisten.h"
 #include "ws_chanpost.h"
 
 static const char *cfg_host;
@@ -295,16 +279,17 @@ static void script_sha(ws_script_t *sc)
     }
 }
 
-#define WS_REDIS_PREFIX "ws:"
-#define WS_REDIS_BACKOFF_MIN apr_time_from_msec(100)
-#define WS_REDIS_BACKOFF_MAX apr_time_from_sec(1)
-#define WS_REDIS_PING apr_time_from_sec(1)
-/* live messages held while their channel is caught up */
-#define WS_REDIS_HOLD_MAX 4096
-
 static server_rec *main_server;
 
-static void wake_listener(void);
+const char *ws_chanredis_name(void)
+{
+    return cfg_show;
+}
+
+apr_interval_time_t ws_chanredis_timeout(void)
+{
+    return cfg_timeout;
+}
 
 static struct timeval to_tv(apr_interval_time_t t)
 {
@@ -327,9 +312,7 @@ static int has_error(redisReply *r, char *err, apr_size_t n)
     return 0;
 }
 
-/* Connects, authenticates and selects the database; NULL with @p err
- * (which names no credential). */
-static redisContext *connect_redis(char *err, apr_size_t n)
+redisContext *ws_chanredis_connect(char *err, apr_size_t n)
 {
     struct timeval tv = to_tv(cfg_timeout);
     const char *pass = cfg_pass_dir ? cfg_pass_dir : cfg_pass;
@@ -406,7 +389,7 @@ static redisReply *run_script(const ws_script_t *script, const char *name,
         *rv = APR_ENOTIMPL;
         return NULL;
     }
-    memcpy(meta, WS_REDIS_PREFIX, 3);
+    memcpy(meta, WS_CHANREDIS_PREFIX, 3);
     memcpy(meta + 3, name, nl);
     memcpy(meta + 3 + nl, ":meta", 6);
     memcpy(hist, meta, 3 + nl);
@@ -435,7 +418,7 @@ static redisReply *run_script(const ws_script_t *script, const char *name,
         return NULL;
     }
     if (cmd_ctx == NULL && apr_time_now() >= cmd_retry) {
-        cmd_ctx = connect_redis(err, sizeof(err));
+        cmd_ctx = ws_chanredis_connect(err, sizeof(err));
         if (cmd_ctx == NULL) {
             cmd_retry = apr_time_now() + apr_time_from_sec(1);
         }
@@ -446,7 +429,7 @@ static redisReply *run_script(const ws_script_t *script, const char *name,
                          "again", cfg_show);
             /* the listener need not wait for its next try: the sooner
              * it is back, the less its subscribers miss */
-            wake_listener();
+            ws_chanlisten_wake();
         }
     }
     if (cmd_ctx != NULL) {
@@ -496,7 +479,7 @@ static redisReply *run_script(const ws_script_t *script, const char *name,
     return r;
 }
 
-static apr_uint64_t reply_u64(const redisReply *r)
+apr_uint64_t ws_chanredis_u64(const redisReply *r)
 {
     if (r->type == REDIS_REPLY_INTEGER) {
         return (apr_uint64_t)r->integer;
@@ -518,7 +501,7 @@ apr_status_t ws_chanredis_publish(const char *name, int type,
     redisReply *r;
     apr_status_t rv;
 
-    apr_snprintf(chan, sizeof(chan), WS_REDIS_PREFIX "%s", name);
+    apr_snprintf(chan, sizeof(chan), WS_CHANREDIS_PREFIX "%s", name);
     apr_snprintf(t, sizeof(t), "%d", type);
     apr_snprintf(max, sizeof(max), "%u", limits.messages);
     apr_snprintf(age, sizeof(age), "%u", limits.seconds);
@@ -540,9 +523,9 @@ apr_status_t ws_chanredis_publish(const char *name, int type,
         freeReplyObject(r);
         return APR_EGENERAL;
     }
-    id->epoch = reply_u64(r->element[0]);
-    id->seq = reply_u64(r->element[1]);
-    *receivers = (apr_uint32_t)reply_u64(r->element[2]);
+    id->epoch = ws_chanredis_u64(r->element[0]);
+    id->seq = ws_chanredis_u64(r->element[1]);
+    *receivers = (apr_uint32_t)ws_chanredis_u64(r->element[2]);
     freeReplyObject(r);
     return APR_SUCCESS;
 }
@@ -556,7 +539,7 @@ apr_status_t ws_chanredis_delete(const char *name, apr_uint32_t *receivers,
     redisReply *r;
     apr_status_t rv;
 
-    apr_snprintf(chan, sizeof(chan), WS_REDIS_PREFIX "%s", name);
+    apr_snprintf(chan, sizeof(chan), WS_CHANREDIS_PREFIX "%s", name);
     args[0] = chan;
     lens[0] = strlen(chan);
     r = run_script(&script_delete, name, 1, args, lens, &rv);
@@ -567,15 +550,13 @@ apr_status_t ws_chanredis_delete(const char *name, apr_uint32_t *receivers,
         freeReplyObject(r);
         return APR_EGENERAL;
     }
-    *found = reply_u64(r->element[0]) != 0;
-    *receivers = (apr_uint32_t)reply_u64(r->element[1]);
+    *found = ws_chanredis_u64(r->element[0]) != 0;
+    *receivers = (apr_uint32_t)ws_chanredis_u64(r->element[1]);
     freeReplyObject(r);
     return APR_SUCCESS;
 }
 
-/* The read script: the channel's epoch and newest seq, and its retained
- * messages (@p entries: with their data). */
-static redisReply *read_channel(const char *name, int create, int entries,
+redisReply *ws_chanredis_read(const char *name, int create, int entries,
                                 ws_chan_id_t *last, apr_status_t *rv)
 {
     const char *args[2] = {create ? "1" : "0", entries ? "1" : "0"};
@@ -591,8 +572,8 @@ static redisReply *read_channel(const char *name, int create, int entries,
         *rv = APR_EGENERAL;
         return NULL;
     }
-    last->epoch = reply_u64(r->element[0]);
-    last->seq = reply_u64(r->element[1]);
+    last->epoch = ws_chanredis_u64(r->element[0]);
+    last->seq = ws_chanredis_u64(r->element[1]);
     return r;
 }
 
@@ -600,7 +581,7 @@ apr_status_t ws_chanredis_info(const char *name, ws_chan_info_t *info)
 {
     char chan[WS_CHAN_NAME_MAX + 8];
     apr_status_t rv;
-    redisReply *r = read_channel(name, 0, 0, &info->last, &rv);
+    redisReply *r = ws_chanredis_read(name, 0, 0, &info->last, &rv);
     apr_size_t n;
 
     if (r == NULL) {
@@ -608,16 +589,17 @@ apr_status_t ws_chanredis_info(const char *name, ws_chan_info_t *info)
     }
     n = (r->elements - 2) / 3;
     info->history = (apr_uint32_t)n;
-    info->first_seq = n ? reply_u64(r->element[2]) : info->last.seq + 1;
+    info->first_seq = n ? ws_chanredis_u64(r->element[2]) : info->last.seq + 1;
     freeReplyObject(r);
     /* the children listening, on every server */
-    apr_snprintf(chan, sizeof(chan), WS_REDIS_PREFIX "%s", name);
+    apr_snprintf(chan, sizeof(chan), WS_CHANREDIS_PREFIX "%s", name);
     info->subscribers = 0;
     if (apr_thread_mutex_timedlock(cmd_mutex, cfg_timeout) == APR_SUCCESS) {
         if (cmd_ctx != NULL) {
             r = redisCommand(cmd_ctx, "PUBSUB NUMSUB %s", chan);
             if (r && r->type == REDIS_REPLY_ARRAY && r->elements == 2) {
-                info->subscribers = (apr_uint32_t)reply_u64(r->element[1]);
+                info->subscribers =
+                    (apr_uint32_t)ws_chanredis_u64(r->element[1]);
             }
             if (r == NULL) {
                 redisFree(cmd_ctx);
@@ -630,131 +612,13 @@ apr_status_t ws_chanredis_info(const char *name, ws_chan_info_t *info)
     return APR_SUCCESS;
 }
 
-/* ---- the listener: subscriptions of this child ------------------------ */
-
-typedef struct {
-    int refs;       /* local subscriptions */
-    int state;      /* 0 not subscribed, 1 asked, 2 confirmed */
-    int catchup;    /* read its history before delivering it live */
-    apr_size_t len;
-    char name[1];
-} ws_listen_t;
-
-static apr_thread_mutex_t *lmutex;
-static apr_thread_cond_t *lcond;
-static apr_hash_t *listening;      /* name -> ws_listen_t (lmutex) */
-static int lconnected;             /* the subscriber connection is up */
-static int wake_fd[2] = {-1, -1};
-static volatile int stopping;
-static apr_thread_t *lthread;
-
-static void wake_listener(void)
-{
-    char b = 1;
-
-    if (wake_fd[1] >= 0 && write(wake_fd[1], &b, 1) < 0) {
-        /* full: a wake-up is pending already */
-    }
-}
-
-apr_status_t ws_chanredis_listen(const char *const *names, int n)
-{
-    apr_time_t until = apr_time_now() + cfg_timeout;
-    int i, all, asked = 0;
-
-    if (lmutex == NULL) {
-        return APR_ENOTIMPL;
-    }
-    apr_thread_mutex_lock(lmutex);
-    for (i = 0; i < n; i++) {
-        apr_size_t len = strlen(names[i]);
-        ws_listen_t *l = apr_hash_get(listening, names[i], len);
-
-        if (l == NULL) {
-            l = calloc(1, sizeof(*l) + len);
-            if (l == NULL) {
-                continue;
-            }
-            memcpy(l->name, names[i], len);
-            l->len = len;
-            apr_hash_set(listening, l->name, len, l);
-        }
-        if (l->refs++ == 0 && l->state == 0) {
-            asked = 1;
-        }
-    }
-    if (asked) {
-        wake_listener();
-    }
-    for (;;) {
-        apr_time_t now = apr_time_now();
-
-        for (i = 0, all = 1; i < n && all; i++) {
-            ws_listen_t *l = apr_hash_get(listening, names[i],
-                                          strlen(names[i]));
-
-            all = l != NULL && l->state == 2;
-        }
-        if (all || !lconnected || now >= until) {
-            break;
-        }
-        apr_thread_cond_timedwait(lcond, lmutex, until - now);
-    }
-    for (i = 0; i < n && !all; i++) {
-        ws_listen_t *l = apr_hash_get(listening, names[i],
-                                      strlen(names[i]));
-
-        /* not confirmed yet: once it is, what was published meanwhile
-         * is read from Redis before anything live */
-        if (l != NULL && l->state != 2) {
-            l->catchup = 1;
-        }
-    }
-    apr_thread_mutex_unlock(lmutex);
-    return all ? APR_SUCCESS : APR_TIMEUP;
-}
-
-void ws_chanredis_unlisten(const char *name)
-{
-    ws_listen_t *l;
-
-    if (lmutex == NULL) {
-        return;
-    }
-    apr_thread_mutex_lock(lmutex);
-    l = apr_hash_get(listening, name, strlen(name));
-    if (l != NULL && --l->refs == 0) {
-        wake_listener();
-    }
-    apr_thread_mutex_unlock(lmutex);
-}
-
-/* Asks the listener to catch channel @p name up. */
-static void want_catchup(const char *name, int wake)
-{
-    ws_listen_t *l;
-
-    if (lmutex == NULL) {
-        return;
-    }
-    apr_thread_mutex_lock(lmutex);
-    l = apr_hash_get(listening, name, strlen(name));
-    if (l != NULL) {
-        l->catchup = 1;
-    }
-    apr_thread_mutex_unlock(lmutex);
-    if (wake) {
-        wake_listener();
-    }
-}
-
 apr_status_t ws_chanredis_resume(const char *name, int resume,
                                  ws_chan_id_t given, ws_chan_id_t *last,
                                  ws_chan_id_t *first, int *gap,
                                  ws_chan_msg_fn fn, void *baton)
 {
     apr_status_t rv;
-    redisReply *r = read_channel(name, 1, resume, last, &rv);
+    redisReply *r = ws_chanredis_read(name, 1, resume, last, &rv);
     apr_size_t i, n;
     apr_uint64_t oldest;
 
@@ -762,11 +626,11 @@ apr_status_t ws_chanredis_resume(const char *name, int resume,
     if (r == NULL) {
         last->epoch = last->seq = 0;
         first->epoch = first->seq = 0;
-        want_catchup(name, 1);
+        ws_chanlisten_catchup(name, 1);
         return APR_SUCCESS; /* the listener catches it up */
     }
     n = (r->elements - 2) / 3;
-    oldest = n ? reply_u64(r->element[2]) : last->seq + 1;
+    oldest = n ? ws_chanredis_u64(r->element[2]) : last->seq + 1;
     if (resume) {
         *gap = given.epoch != last->epoch || given.seq + 1 < oldest
                || given.seq > last->seq;
@@ -779,11 +643,11 @@ apr_status_t ws_chanredis_resume(const char *name, int resume,
 
         memset(&m, 0, sizeof(m));
         m.id.epoch = last->epoch;
-        m.id.seq = reply_u64(r->element[2 + 3 * i]);
+        m.id.seq = ws_chanredis_u64(r->element[2 + 3 * i]);
         if (m.id.seq < first->seq) {
             continue;
         }
-        m.type = (int)reply_u64(r->element[2 + 3 * i + 1]);
+        m.type = (int)ws_chanredis_u64(r->element[2 + 3 * i + 1]);
         m.data = d->type == REDIS_REPLY_STRING ? d->str : "";
         m.len = d->type == REDIS_REPLY_STRING ? d->len : 0;
         m.name = name;
@@ -794,456 +658,8 @@ apr_status_t ws_chanredis_resume(const char *name, int resume,
     return rv;
 }
 
-/* ---- the listener thread ---------------------------------------------- */
-
-static ws_chansub_msg_t *make_msg(const char *name, apr_size_t nlen,
-                                  ws_chan_id_t id, int type,
-                                  const char *data, apr_size_t len)
+static apr_status_t close_command(void *data)
 {
-    ws_chansub_msg_t *c = malloc(sizeof(*c) + nlen + 1 + len);
-
-    if (c == NULL) {
-        return NULL;
-    }
-    c->next = NULL;
-    c->id = id;
-    c->log = 0;
-    c->type = type;
-    c->name_len = nlen;
-    c->len = len;
-    memcpy((char *)(c + 1), name, nlen);
-    ((char *)(c + 1))[nlen] = '\0';
-    c->name = (char *)(c + 1);
-    c->data = c->name + nlen + 1;
-    if (len) {
-        memcpy((char *)c->data, data, len);
-    }
-    return c;
-}
-
-static void free_list(ws_chansub_msg_t *m)
-{
-    while (m != NULL) {
-        ws_chansub_msg_t *next = m->next;
-
-        free(m);
-        m = next;
-    }
-}
-
-/* "<epoch>:<seq>:<type>:<data>" from the pub/sub channel "ws:NAME". */
-static ws_chansub_msg_t *parse_message(const redisReply *ch,
-                                       const redisReply *p)
-{
-    const char *s = p->str, *end = p->str + p->len, *c;
-    apr_uint64_t v[3] = {0, 0, 0};
-    ws_chan_id_t id;
-    int i;
-
-    if (ch->len < 4 || ch->len - 3 > WS_CHAN_NAME_MAX) {
-        return NULL;
-    }
-    for (i = 0; i < 3; i++) {
-        for (c = s; c < end && *c >= '0' && *c <= '9'; c++) {
-            v[i] = v[i] * 10 + (apr_uint64_t)(*c - '0');
-        }
-        if (c == s || c == end || *c != ':') {
-            return NULL;
-        }
-        s = c + 1;
-    }
-    id.epoch = v[0];
-    id.seq = v[1];
-    return make_msg(ch->str + 3, ch->len - 3, id, (int)v[2], s,
-                    (apr_size_t)(end - s));
-}
-
-/* Reads what Redis keeps of the channels to catch up and appends it,
- * then a mark with the newest id, to *tail.  On failure the channel
- * stays to catch up. */
-static int catch_up(ws_chansub_msg_t ***tail)
-{
-    apr_array_header_t *todo;
-    apr_pool_t *p;
-    apr_hash_index_t *hi;
-    int i, failed = 0;
-
-    if (apr_pool_create(&p, NULL) != APR_SUCCESS) {
-        return 1;
-    }
-    todo = apr_array_make(p, 8, sizeof(char *));
-    apr_thread_mutex_lock(lmutex);
-    for (hi = apr_hash_first(p, listening); hi; hi = apr_hash_next(hi)) {
-        ws_listen_t *l = apr_hash_this_val(hi);
-
-        if (l->catchup && l->state == 2 && l->refs > 0) {
-            APR_ARRAY_PUSH(todo, char *) = apr_pstrmemdup(p, l->name,
-                                                          l->len);
-            l->catchup = 0;
-        }
-    }
-    apr_thread_mutex_unlock(lmutex);
-    for (i = 0; i < todo->nelts; i++) {
-        const char *name = APR_ARRAY_IDX(todo, i, char *);
-        apr_size_t nl = strlen(name), k, n;
-        ws_chan_id_t last, id;
-        apr_status_t rv;
-        redisReply *r = read_channel(name, 1, 1, &last, &rv);
-        ws_chansub_msg_t *m;
-
-        if (r == NULL) {
-            want_catchup(name, 0); /* tried again in a moment */
-            failed++;
-            continue;
-        }
-        n = (r->elements - 2) / 3;
-        for (k = 0; k < n; k++) {
-            redisReply *d = r->element[2 + 3 * k + 2];
-
-            id.epoch = last.epoch;
-            id.seq = reply_u64(r->element[2 + 3 * k]);
-            m = make_msg(name, nl, id,
-                         (int)reply_u64(r->element[2 + 3 * k + 1]),
-                         d->type == REDIS_REPLY_STRING ? d->str : "",
-                         d->type == REDIS_REPLY_STRING ? d->len : 0);
-            if (m != NULL) {
-                **tail = m;
-                *tail = &m->next;
-            }
-        }
-        m = make_msg(name, nl, last, WS_CHANSUB_MARK, "", 0);
-        if (m != NULL) {
-            **tail = m;
-            *tail = &m->next;
-        }
-        freeReplyObject(r);
-    }
-    apr_pool_destroy(p);
-    return failed;
-}
-
-/* Whether live messages of @p name must wait for its catch-up. */
-static int held(const char *name, apr_size_t len)
-{
-    ws_listen_t *l;
-    int h;
-
-    apr_thread_mutex_lock(lmutex);
-    l = apr_hash_get(listening, name, len);
-    h = l != NULL && l->catchup;
-    apr_thread_mutex_unlock(lmutex);
-    return h;
-}
-
-/* Sends SUBSCRIBE/UNSUBSCRIBE for what changed; forgets unused ones. */
-static int sync_subscriptions(redisContext *c)
-{
-    apr_hash_index_t *hi;
-    int rc = REDIS_OK;
-
-    apr_thread_mutex_lock(lmutex);
-    for (hi = apr_hash_first(NULL, listening); hi; hi = apr_hash_next(hi)) {
-        ws_listen_t *l = apr_hash_this_val(hi);
-        char chan[WS_CHAN_NAME_MAX + 8];
-        const char *argv[2];
-        size_t lens[2];
-
-        memcpy(chan, WS_REDIS_PREFIX, 3);
-        memcpy(chan + 3, l->name, l->len);
-        argv[1] = chan;
-        lens[1] = l->len + 3;
-        if (l->refs > 0 && l->state == 0) {
-            argv[0] = "SUBSCRIBE";
-            lens[0] = 9;
-            rc = redisAppendCommandArgv(c, 2, argv, lens);
-            l->state = 1;
-        }
-        else if (l->refs == 0 && l->state != 1) {
-            /* (one whose SUBSCRIBE is not confirmed waits for it) */
-            if (l->state == 2) {
-                argv[0] = "UNSUBSCRIBE";
-                lens[0] = 11;
-                rc = redisAppendCommandArgv(c, 2, argv, lens);
-            }
-            apr_hash_set(listening, l->name, l->len, NULL);
-            free(l);
-        }
-        if (rc != REDIS_OK) {
-            break;
-        }
-    }
-    apr_thread_mutex_unlock(lmutex);
-    return rc;
-}
-
-static int flush_out(redisContext *c)
-{
-    apr_time_t until = apr_time_now() + cfg_timeout;
-    int done = 0;
-
-    while (!done) {
-        struct pollfd pf = {c->fd, POLLOUT, 0};
-        apr_time_t left = until - apr_time_now();
-
-        if (redisBufferWrite(c, &done) != REDIS_OK) {
-            return REDIS_ERR;
-        }
-        if (!done && (left <= 0
-                      || poll(&pf, 1, (int)apr_time_as_msec(left)) <= 0)) {
-            return REDIS_ERR;
-        }
-    }
-    return REDIS_OK;
-}
-
-static void forget_subscriptions(int catchup)
-{
-    apr_hash_index_t *hi;
-
-    apr_thread_mutex_lock(lmutex);
-    for (hi = apr_hash_first(NULL, listening); hi; hi = apr_hash_next(hi)) {
-        ws_listen_t *l = apr_hash_this_val(hi);
-
-        l->state = 0;
-        if (catchup && l->refs > 0) {
-            l->catchup = 1;
-        }
-    }
-    lconnected = 0;
-    apr_thread_cond_broadcast(lcond);
-    apr_thread_mutex_unlock(lmutex);
-}
-
-/* Handles one reply of the subscriber connection. */
-static void on_reply(redisReply *r, ws_chansub_msg_t ***live,
-                     ws_chansub_msg_t ***hold, int *nheld, int *pong)
-{
-    ws_chansub_msg_t *m;
-
-    if (r->type == REDIS_REPLY_STATUS && !strcasecmp(r->str, "PONG")) {
-        *pong = 1; /* subscribed to nothing */
-        return;
-    }
-    if (r->type != REDIS_REPLY_ARRAY || r->elements < 2
-        || r->element[0]->type != REDIS_REPLY_STRING) {
-        return;
-    }
-    if (!strcmp(r->element[0]->str, "pong")) {
-        *pong = 1;
-    }
-    else if (!strcmp(r->element[0]->str, "subscribe")
-             && r->element[1]->type == REDIS_REPLY_STRING
-             && r->element[1]->len > 3) {
-        ws_listen_t *l;
-
-        apr_thread_mutex_lock(lmutex);
-        l = apr_hash_get(listening, r->element[1]->str + 3,
-                         r->element[1]->len - 3);
-        if (l != NULL && l->state == 1) {
-            l->state = 2;
-        }
-        apr_thread_cond_broadcast(lcond);
-        apr_thread_mutex_unlock(lmutex);
-    }
-    else if (!strcmp(r->element[0]->str, "message") && r->elements == 3
-             && r->element[1]->type == REDIS_REPLY_STRING
-             && r->element[2]->type == REDIS_REPLY_STRING) {
-        m = parse_message(r->element[1], r->element[2]);
-        if (m == NULL) {
-            return;
-        }
-        if (!held(m->name, m->name_len)) {
-            **live = m;
-            *live = &m->next;
-        }
-        else if (*nheld < WS_REDIS_HOLD_MAX) {
-            /* delivered after the catch-up, which has it or says gap */
-            **hold = m;
-            *hold = &m->next;
-            (*nheld)++;
-        }
-        else {
-            free(m);
-        }
-    }
-}
-
-/* Waits for the wake-up pipe at most @p t. */
-static void pause_for(apr_interval_time_t t)
-{
-    struct pollfd pf = {wake_fd[0], POLLIN, 0};
-    char buf[64];
-
-    if (poll(&pf, 1, (int)apr_time_as_msec(t)) > 0) {
-        while (read(wake_fd[0], buf, sizeof(buf)) > 0) {
-        }
-    }
-}
-
-static void *APR_THREAD_FUNC listener(apr_thread_t *t, void *data)
-{
-    server_rec *s = data;
-    redisContext *c = NULL;
-    apr_interval_time_t backoff = WS_REDIS_BACKOFF_MIN;
-    ws_chansub_msg_t *holdl = NULL, **hold = &holdl;
-    apr_time_t pinged = 0;
-    int ping_out = 0, down_logged = 0, nheld = 0;
-    char err[256];
-
-    while (!stopping) {
-        ws_chansub_msg_t *livel = NULL, **live = &livel, *cu = NULL;
-        ws_chansub_msg_t **cut = &cu;
-        struct pollfd pf[2];
-        redisReply *r;
-        apr_time_t now;
-        int pong = 0;
-
-        if (c == NULL) {
-            c = connect_redis(err, sizeof(err));
-            if (c == NULL) {
-                if (!down_logged) {
-                    down_logged = 1;
-                    ap_log_error(APLOG_MARK, APLOG_ERR, 0, s,
-                                 WS_LOGNO(01005) "channel broker %s "
-                                 "unreachable: %s; retrying, subscribers "
-                                 "get what they miss or a gap when it is "
-                                 "back", cfg_show, err);
-                }
-                pause_for(backoff);
-                backoff = backoff * 2 > WS_REDIS_BACKOFF_MAX
-                          ? WS_REDIS_BACKOFF_MAX : backoff * 2;
-                continue;
-            }
-            if (down_logged) {
-                ap_log_error(APLOG_MARK, APLOG_NOTICE, 0, s,
-                             WS_LOGNO(01006) "channel broker %s: "
-                             "listening again", cfg_show);
-            }
-            down_logged = 0;
-            backoff = WS_REDIS_BACKOFF_MIN;
-            ping_out = 0;
-            pinged = apr_time_now();
-            apr_thread_mutex_lock(lmutex);
-            lconnected = 1;
-            apr_thread_mutex_unlock(lmutex);
-        }
-        now = apr_time_now();
-        if (!ping_out && now - pinged >= WS_REDIS_PING) {
-            redisAppendCommand(c, "PING");
-            ping_out = 1;
-            pinged = now;
-        }
-        if (sync_subscriptions(c) != REDIS_OK || flush_out(c) != REDIS_OK) {
-            apr_cpystrn(err, c->errstr, sizeof(err));
-            goto lost;
-        }
-        /* channels confirmed (again): what they missed first, then what
-         * was held for them */
-        if (catch_up(&cut) == 0) {
-            *cut = holdl;
-            holdl = NULL;
-            hold = &holdl;
-            nheld = 0;
-        }
-        if (cu != NULL) {
-            ws_chansub_deliver(cu);
-            free_list(cu);
-        }
-        pf[0].fd = c->fd;
-        pf[0].events = POLLIN;
-        pf[0].revents = 0;
-        pf[1].fd = wake_fd[0];
-        pf[1].events = POLLIN;
-        pf[1].revents = 0;
-        if (poll(pf, 2, 250) < 0 && errno != EINTR) {
-            apr_cpystrn(err, "poll failed", sizeof(err));
-            goto lost;
-        }
-        if (pf[1].revents) {
-            char buf[64];
-
-            while (read(wake_fd[0], buf, sizeof(buf)) > 0) {
-            }
-        }
-        if (pf[0].revents) {
-            if (redisBufferRead(c) != REDIS_OK) {
-                apr_cpystrn(err, c->errstr, sizeof(err));
-                goto lost;
-            }
-            r = NULL;
-            while (redisGetReplyFromReader(c, (void **)&r) == REDIS_OK
-                   && r != NULL) {
-                on_reply(r, &live, &hold, &nheld, &pong);
-                freeReplyObject(r);
-                r = NULL;
-            }
-            if (c->err) {
-                apr_cpystrn(err, c->errstr, sizeof(err));
-                goto lost;
-            }
-            if (pong) {
-                ping_out = 0;
-            }
-        }
-        if (livel != NULL) {
-            /* one delivery pass for the batch */
-            ws_chansub_deliver(livel);
-            free_list(livel);
-            livel = NULL;
-        }
-        if (ping_out && apr_time_now() - pinged > cfg_timeout) {
-            apr_cpystrn(err, "no answer to PING within "
-                        "WebSocketChannelBrokerTimeout", sizeof(err));
-            goto lost;
-        }
-        continue;
-    lost:
-        if (livel != NULL) {
-            ws_chansub_deliver(livel);
-            free_list(livel);
-        }
-        ap_log_error(APLOG_MARK, APLOG_ERR, 0, s, WS_LOGNO(01007)
-                     "channel broker %s: subscriber connection lost (%s); "
-                     "reconnecting", cfg_show, err);
-        down_logged = 1;
-        redisFree(c);
-        c = NULL;
-        forget_subscriptions(1);
-        /* what was held is read again by the catch-up */
-        free_list(holdl);
-        holdl = NULL;
-        hold = &holdl;
-        nheld = 0;
-        pause_for(backoff);
-    }
-    free_list(holdl);
-    if (c != NULL) {
-        redisFree(c);
-    }
-    return NULL;
-}
-
-static apr_status_t stop_listener(void *data)
-{
-    apr_hash_index_t *hi;
-    apr_status_t rv;
-
-    if (lthread == NULL) {
-        return APR_SUCCESS;
-    }
-    stopping = 1;
-    wake_listener();
-    apr_thread_join(&rv, lthread);
-    lthread = NULL;
-    /* subscriptions of connections that did not end before the child */
-    apr_thread_mutex_lock(lmutex);
-    for (hi = apr_hash_first(NULL, listening); hi; hi = apr_hash_next(hi)) {
-        ws_listen_t *l = apr_hash_this_val(hi);
-
-        apr_hash_set(listening, l->name, l->len, NULL);
-        free(l);
-    }
-    apr_thread_mutex_unlock(lmutex);
     apr_thread_mutex_lock(cmd_mutex);
     if (cmd_ctx != NULL) {
         redisFree(cmd_ctx);
@@ -1267,36 +683,17 @@ static void ws_chanredis_child_init(apr_pool_t *pchild, server_rec *s)
     rv = apr_thread_mutex_create(&cmd_mutex, APR_THREAD_MUTEX_TIMED,
                                  pchild);
     if (rv == APR_SUCCESS) {
-        rv = apr_thread_mutex_create(&lmutex, APR_THREAD_MUTEX_DEFAULT,
-                                     pchild);
-    }
-    if (rv == APR_SUCCESS) {
-        rv = apr_thread_cond_create(&lcond, pchild);
-    }
-    if (rv == APR_SUCCESS) {
-        listening = apr_hash_make(pchild);
-        if (pipe(wake_fd) != 0) {
-            rv = errno;
-        }
-        else {
-            fcntl(wake_fd[0], F_SETFL, O_NONBLOCK);
-            fcntl(wake_fd[1], F_SETFL, O_NONBLOCK);
-            fcntl(wake_fd[0], F_SETFD, FD_CLOEXEC);
-            fcntl(wake_fd[1], F_SETFD, FD_CLOEXEC);
-        }
-    }
-    if (rv == APR_SUCCESS) {
-        rv = apr_thread_create(&lthread, NULL, listener, s, pchild);
+        /* pre-cleanups run last registered first: the listener (which
+         * uses this connection) stops before it is closed */
+        apr_pool_pre_cleanup_register(pchild, NULL, close_command);
+        rv = ws_chanlisten_start(pchild, s);
     }
     if (rv != APR_SUCCESS) {
         ap_log_error(APLOG_MARK, APLOG_ERR, rv, s, WS_LOGNO(01008)
                      "channel broker %s: cannot start this child's "
                      "listener; its subscribers get nothing", cfg_show);
         cmd_mutex = NULL;
-        lmutex = NULL;
-        return;
     }
-    apr_pool_pre_cleanup_register(pchild, NULL, stop_listener);
 }
 
 #else /* !WS_HAVE_HIREDIS: a server without Redis support */

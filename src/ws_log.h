@@ -20,8 +20,9 @@
  *   00701-00715  channels: region, slots and delivery (ws_chan.c),
  *                subscribers (ws_chansub.c), publishers
  *                (ws_publisher.c); next 00716
- *   01001-01040  the channel broker, Redis (ws_chanredis.c, and its gap
- *                in ws_chansub.c); in use 01001-01009, next 01010
+ *   01001-01040  the channel broker, Redis (ws_chanredis.c,
+ *                ws_chanlisten.c, and its gap in ws_chansub.c); in use
+ *                01001-01009, next 01010
  */
 #ifndef WS_LOG_H
 #define WS_LOG_H
