@@ -9,6 +9,7 @@
 #    subscribers connect and get messages once Redis is there;
 #  - publish on A, deliver on A and B in one order, with the same ids;
 #    201/202 and what "subscribers" counts; GET and DELETE through Redis;
+#    507 when Redis is out of memory;
 #  - resume on B with an id received from A; a gap notice for an id not
 #    retained; subscribers joining B (resuming or not) while A publishes:
 #    every id once, in order, none missing at the seam;
@@ -500,6 +501,16 @@ case(2, 'the seam: resuming on B while A publishes', sub {
     ok t_cmp(join(',', map { $_->{s} // 'gap' } @m), join(',', 1 .. $last),
              'a live subscriber on B: all of them');
     done($live, map { $_->[0] } @resumers);
+});
+
+case(2, 'Redis out of memory: 507', sub {
+    my $c = ch('oom');
+    redis_cmd($R, 'CONFIG', 'SET', 'maxmemory', '1');
+    my ($code) = publish($A, $c, 'too much');
+    redis_cmd($R, 'CONFIG', 'SET', 'maxmemory', '0');
+    ok t_cmp($code, 507, 'a publish Redis refuses for memory: 507');
+    ($code) = publish($A, $c, 'fits');
+    ok t_cmp($code, 202, 'with memory again: stored');
 });
 
 # ---- faults during steady publishing -----------------------------------
