@@ -163,14 +163,20 @@ void ws_chanlisten_catchup(const char *name, int wake)
 
 /* ---- the listener thread ---------------------------------------------- */
 
+/* A message as ws_chan.c makes them: the name here, the payload in one
+ * buffer that every subscriber's queue of this child will refer to. */
 static ws_chansub_msg_t *make_msg(const char *name, apr_size_t nlen,
                                   ws_chan_id_t id, int type,
                                   const char *data, apr_size_t len)
 {
-    ws_chansub_msg_t *c = malloc(sizeof(*c) + nlen + 1 + len);
+    ws_chansub_msg_t *c = malloc(sizeof(*c) + nlen + 1);
 
+    if (c != NULL && (c->plain = ws_payload_make(len)) == NULL) {
+        free(c);
+        c = NULL;
+    }
     if (c == NULL) {
-        return NULL;
+        return NULL; /* the ids tell the subscribers */
     }
     c->next = NULL;
     c->id = id;
@@ -178,24 +184,15 @@ static ws_chansub_msg_t *make_msg(const char *name, apr_size_t nlen,
     c->type = type;
     c->name_len = nlen;
     c->len = len;
+    c->meta = NULL;
     memcpy((char *)(c + 1), name, nlen);
     ((char *)(c + 1))[nlen] = '\0';
     c->name = (char *)(c + 1);
-    c->data = c->name + nlen + 1;
+    c->data = (const char *)c->plain->data;
     if (len) {
-        memcpy((char *)c->data, data, len);
+        memcpy(c->plain->data, data, len);
     }
     return c;
-}
-
-static void free_list(ws_chansub_msg_t *m)
-{
-    while (m != NULL) {
-        ws_chansub_msg_t *next = m->next;
-
-        free(m);
-        m = next;
-    }
 }
 
 /* "<epoch>:<seq>:<type>:<data>" from the pub/sub channel "ws:NAME". */
@@ -430,7 +427,7 @@ static void on_reply(redisReply *r, ws_chansub_msg_t ***live,
             (*nheld)++;
         }
         else {
-            free(m);
+            ws_chansub_free_msgs(m);
         }
     }
 }
@@ -514,7 +511,7 @@ static void *APR_THREAD_FUNC listener(apr_thread_t *t, void *data)
         }
         if (cu != NULL) {
             ws_chansub_deliver(cu);
-            free_list(cu);
+            ws_chansub_free_msgs(cu);
         }
         pf[0].fd = c->fd;
         pf[0].events = POLLIN;
@@ -555,7 +552,7 @@ static void *APR_THREAD_FUNC listener(apr_thread_t *t, void *data)
         if (livel != NULL) {
             /* one delivery pass for the batch */
             ws_chansub_deliver(livel);
-            free_list(livel);
+            ws_chansub_free_msgs(livel);
             livel = NULL;
         }
         if (ping_out && apr_time_now() - pinged > ws_chanredis_timeout()) {
@@ -567,7 +564,7 @@ static void *APR_THREAD_FUNC listener(apr_thread_t *t, void *data)
     lost:
         if (livel != NULL) {
             ws_chansub_deliver(livel);
-            free_list(livel);
+            ws_chansub_free_msgs(livel);
         }
         ap_log_error(APLOG_MARK, APLOG_ERR, 0, s, WS_LOGNO(01007)
                      "channel broker %s: subscriber connection lost (%s); "
@@ -577,13 +574,13 @@ static void *APR_THREAD_FUNC listener(apr_thread_t *t, void *data)
         c = NULL;
         forget_subscriptions(1);
         /* what was held is read again by the catch-up */
-        free_list(holdl);
+        ws_chansub_free_msgs(holdl);
         holdl = NULL;
         hold = &holdl;
         nheld = 0;
         pause_for(backoff);
     }
-    free_list(holdl);
+    ws_chansub_free_msgs(holdl);
     if (c != NULL) {
         redisFree(c);
     }
