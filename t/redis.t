@@ -16,6 +16,8 @@
 #  - kill -STOP/-CONT of redis-server and restarts with and without its
 #    data during steady publishing: every accepted message (201/202) is
 #    delivered in order or covered by a gap notice, the others got 503;
+#  - a plugin's subscribe() and publish() (API v1, the chat example) on
+#    two servers;
 #  - password (requirepass), a wrong password, a unix socket.
 use strict;
 use warnings FATAL => 'all';
@@ -170,9 +172,14 @@ MinSpareThreads 10
 MaxSpareThreads 50
 T
 
+my $chat_so = Apache::Test::vars()->{ws_chat_so} || '';
+
 sub body {
     my ($broker, %a) = @_;
     my $extra = $a{extra} || '';
+    $extra .= "\n<Location /chat-room>\n    SetHandler websocket-handler\n"
+            . "    WebSocketHandler $chat_so chat_init\n</Location>\n"
+        if $chat_so;
     return <<"CONF";
 $procs
 LogLevel warn websocket:info
@@ -423,6 +430,36 @@ case(2, 'a client\'s message (WebSocketChannelPublish) through Redis', sub {
     ok t_cmp($f && $f->{payload}, 'hello from A', 'and itself');
     done($onB, $chat);
 });
+
+# a text frame matching $re within 5 s (others are skipped)
+sub wait_text {
+    my ($c, $re) = @_;
+    my $deadline = time + 5;
+    while (time < $deadline) {
+        my $f = $c->read_frame(timeout => $deadline - time) or last;
+        return $f->{payload} if $f->{opcode} == 1 && $f->{payload} =~ $re;
+    }
+    undef;
+}
+
+case(2, 'a plugin\'s subscribe() and publish() (API v1) through Redis', sub {
+    skip 'the chat example plugin was not built', 1 for 1 .. 2;
+    return;
+}) unless $chat_so;
+case(2, 'a plugin\'s subscribe() and publish() (API v1) through Redis', sub {
+    my $room = "r$run";
+    my $alice = WSClient->connect(port => $A->{port}, timeout => 10,
+                                  path => "/chat-room?name=alice&room=$room");
+    ok t_cmp(wait_text($alice, qr/^\* alice joined$/), '* alice joined',
+             'alice joined on A');
+    my $bob = WSClient->connect(port => $B->{port}, timeout => 10,
+                                path => "/chat-room?name=bob&room=$room");
+    wait_text($bob, qr/^\* bob joined$/);
+    $alice->send_text('hi bob');
+    ok t_cmp(wait_text($bob, qr/^alice: /), 'alice: hi bob',
+             'bob, on B, gets what alice says on A');
+    done($alice, $bob);
+}) if $chat_so;
 
 case(6, 'resume on B from an id of A; gap; DELETE', sub {
     my $c = ch('res');
