@@ -9,7 +9,7 @@
 #    subscribers connect and get messages once Redis is there;
 #  - publish on A, deliver on A and B in one order, with the same ids;
 #    201/202 and what "subscribers" counts; GET and DELETE through Redis;
-#    507 when Redis is out of memory;
+#    507 when Redis is out of memory; a graceful restart;
 #  - resume on B with an id received from A; a gap notice for an id not
 #    retained; subscribers joining B (resuming or not) while A publishes:
 #    every id once, in order, none missing at the seam;
@@ -323,7 +323,7 @@ sub done { $_->close_socket for grep { defined } @_ }
 
 # ---- the directives -----------------------------------------------------
 
-case(6, 'directives and their errors', sub {
+case(7, 'directives and their errors', sub {
     my ($rc, $out) = httpd_t(body => "WebSocketChannelBroker "
                              . "redis://user:s3cr3t\@127.0.0.1:notaport/2\n");
     ok t_cmp($rc != 0 && $out =~ /WebSocketChannelBroker: the port is not/
@@ -347,6 +347,11 @@ case(6, 'directives and their errors', sub {
     ($rc, $out) = httpd_t(body => "WebSocketChannelBrokerTimeout 0\n");
     ok t_cmp($rc != 0 && $out =~ /WebSocketChannelBrokerTimeout/
              ? 'refused' : $out, 'refused', 'a zero timeout is refused');
+    ($rc, $out) = httpd_t(body => "<VirtualHost 127.0.0.1:1>\n"
+                          . "WebSocketChannelBroker redis://h\n"
+                          . "</VirtualHost>\n");
+    ok t_cmp($rc != 0 && $out =~ /cannot occur within <VirtualHost>/
+             ? 'refused' : $out, 'refused', 'main server only');
 });
 
 # ---- two servers ---------------------------------------------------------
@@ -538,6 +543,26 @@ case(2, 'the seam: resuming on B while A publishes', sub {
     ok t_cmp(join(',', map { $_->{s} // 'gap' } @m), join(',', 1 .. $last),
              'a live subscriber on B: all of them');
     done($live, map { $_->[0] } @resumers);
+});
+
+case(3, 'a graceful restart of A: the ids go on, resuming works', sub {
+    my $c = ch('graceful');
+    my (undef, $j) = publish($A, $c, 'before');
+    my $log = "$A->{root}/error_log";
+    my $n = () = slurp($log) =~ /resuming normal operations/g;
+    system "'$httpd' -f '$A->{root}/httpd-t.conf' -k graceful";
+    my $deadline = time + 10;
+    sleep 0.1 while (() = slurp($log) =~ /resuming normal operations/g) <= $n
+                    && time < $deadline;
+    my $ws = subscribe($A, $c, last_id => $j->{id});
+    my ($code, $k) = publish($B, $c, 'after');
+    my ($e, $s) = split /:/, $j->{id};
+    ok t_cmp($k && $k->{id}, "$e:" . ($s + 1), 'the next id follows');
+    my @m = msgs($ws, 1);
+    ok t_cmp(ids(@m), $k->{id}, 'a subscriber of the new generation, '
+             . 'resuming, gets it without a gap');
+    ok t_cmp($code, 201, 'and was counted as listening');
+    done($ws);
 });
 
 case(2, 'Redis out of memory: 507', sub {
