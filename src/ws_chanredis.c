@@ -195,6 +195,7 @@ static const char lua_publish[] =
     "end\n"
     "local s = redis.call('HINCRBY', KEYS[1], 's', 1)\n"
     "redis.call('HSET', KEYS[1], 'a', ARGV[5])\n"
+    "redis.call('PERSIST', KEYS[1])\n"
     "if tonumber(ARGV[4]) > 0 then\n"
     "  local t = redis.call('TIME')\n"
     "  redis.call('XADD', KEYS[2], 'MAXLEN', ARGV[4], s .. '-0', 'k',\n"
@@ -208,7 +209,10 @@ static const char lua_publish[] =
     "return {e, s, n}\n";
 
 /* KEYS meta, hist; ARGV create (1/0), entries (1/0)
- * -> {epoch or '', last seq, [seq, type, data]...} (within the age) */
+ * -> {epoch or '', last seq, [seq, type, data]...} (within the age).
+ * A channel only subscribed to (never published) is kept for a day after
+ * the last subscriber started: names that subscribers alone make up do
+ * not stay in Redis for ever (the first publish keeps it). */
 static const char lua_read[] =
     "local m = redis.call('HMGET', KEYS[1], 'e', 's', 'a')\n"
     "local e, s, a = m[1], tonumber(m[2] or 0), tonumber(m[3] or 0)\n"
@@ -217,8 +221,13 @@ static const char lua_read[] =
     "  local t = redis.call('TIME')\n"
     "  e = t[1] .. string.format('%06d', tonumber(t[2]))\n"
     "  redis.call('HSET', KEYS[1], 'e', e, 's', 0)\n"
+    "  redis.call('PEXPIRE', KEYS[1], 86400000)\n"
     "  redis.call('DEL', KEYS[2])\n"
     "  return {e, 0}\n"
+    "end\n"
+    "if s == 0 and ARGV[1] == '1'\n"
+    "   and redis.call('PTTL', KEYS[1]) > 0 then\n"
+    "  redis.call('PEXPIRE', KEYS[1], 86400000)\n"
     "end\n"
     "local min = 0\n"
     "if a > 0 then\n"

@@ -18,6 +18,7 @@
 #    delivered in order or covered by a gap notice, the others got 503;
 #  - a plugin's subscribe() and publish() (API v1, the chat example) on
 #    two servers;
+#  - a channel only subscribed to expires in Redis, a published one not;
 #  - password (requirepass), a wrong password, a unix socket.
 use strict;
 use warnings FATAL => 'all';
@@ -562,6 +563,18 @@ case(3, 'a graceful restart of A: the ids go on, resuming works', sub {
     ok t_cmp(ids(@m), $k->{id}, 'a subscriber of the new generation, '
              . 'resuming, gets it without a gap');
     ok t_cmp($code, 201, 'and was counted as listening');
+    done($ws);
+});
+
+case(2, 'a channel only subscribed to expires in Redis', sub {
+    my $c = ch('ttl');
+    my $ws = subscribe($A, $c);
+    my ($ttl) = (redis_cmd($R, 'PTTL', "ws:$c:meta") // '') =~ /^:(-?\d+)/;
+    ok t_cmp(defined $ttl && $ttl > 3_600_000 ? 'expires' : $ttl // 'none',
+             'expires', 'subscribed, never published: kept for a day');
+    publish($B, $c, 'now it is used');
+    ($ttl) = (redis_cmd($R, 'PTTL', "ws:$c:meta") // '') =~ /^:(-?\d+)/;
+    ok t_cmp($ttl, -1, 'published: kept');
     done($ws);
 });
 
