@@ -32,6 +32,7 @@
 #include "util_mutex.h"
 
 #include "ws_chan.h"
+#include "ws_chanredis.h"
 #include "ws_chansub.h"
 #include "ws_log.h"
 
@@ -500,4 +501,5 @@ void ws_chan_register_hooks(apr_pool_t *p)
     ap_hook_pre_config(ws_chan_pre_config, NULL, NULL, APR_HOOK_MIDDLE);
     ap_hook_post_config(ws_chan_post_config, NULL, NULL, APR_HOOK_MIDDLE);
     ap_hook_child_init(ws_chan_child_init, NULL, NULL, APR_HOOK_MIDDLE);
+    ws_chanredis_register_hooks(p);
 }

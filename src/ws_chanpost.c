@@ -1,7 +1,8 @@
 /* Licensed under the Apache License, Version 2.0 (see LICENSE).
  *
  * ws_chanpost.c -- publish, delete and describe channels in this
- * server's shared region, then wake the children that have subscribers.
+ * server's shared region, then wake the children that have subscribers;
+ * or, under WebSocketChannelBroker, through Redis (ws_chanredis.c).
  */
 #include <stdlib.h>
 #include <string.h>
@@ -11,6 +12,7 @@
 
 #include "ws_chan.h"
 #include "ws_chanpost.h"
+#include "ws_chanredis.h"
 
 /* when a refusal was last logged, in seconds (one line a second) */
 static volatile apr_uint32_t refusal_logged;
@@ -36,6 +38,25 @@ apr_status_t ws_chan_post(const char *const *names, int n, int type,
     *done = 0;
     if (bits == NULL) {
         return APR_ENOMEM;
+    }
+    if (ws_chanredis_configured()) {
+        free(bits);
+        if (!ws_chan_enabled()) {
+            return APR_ENOTIMPL;
+        }
+        for (i = 0; i < n; i++) {
+            if (strlen(names[i]) < 1 || strlen(names[i]) > WS_CHAN_NAME_MAX
+                || (type != WS_CHAN_TEXT && type != WS_CHAN_BINARY)) {
+                return APR_EINVAL;
+            }
+            rv = ws_chanredis_publish(names[i], type, data, len, limits,
+                                      &out[i].id, &out[i].subscribers);
+            if (rv != APR_SUCCESS) {
+                return rv;
+            }
+            (*done)++;
+        }
+        return APR_SUCCESS;
     }
     st = ws_chan_lock();
     if (st == NULL) {
@@ -71,6 +92,22 @@ apr_status_t ws_chan_remove(const char *const *names, int n,
     if (bits == NULL) {
         return APR_ENOMEM;
     }
+    if (ws_chanredis_configured()) {
+        apr_status_t rv = APR_SUCCESS;
+
+        free(bits);
+        if (!ws_chan_enabled()) {
+            return APR_ENOTIMPL;
+        }
+        for (i = 0; i < n && rv == APR_SUCCESS; i++) {
+            int f = 0;
+
+            subscribers[i] = 0;
+            rv = ws_chanredis_delete(names[i], &subscribers[i], &f);
+            *found += f;
+        }
+        return rv;
+    }
     st = ws_chan_lock();
     if (st == NULL) {
         free(bits);
@@ -91,9 +128,14 @@ apr_status_t ws_chan_remove(const char *const *names, int n,
 
 apr_status_t ws_chan_describe(const char *name, ws_chan_info_t *info)
 {
-    ws_chan_store_t *st = ws_chan_lock();
+    ws_chan_store_t *st;
 
     memset(info, 0, sizeof(*info));
+    if (ws_chanredis_configured()) {
+        return ws_chan_enabled() ? ws_chanredis_info(name, info)
+                                 : APR_ENOTIMPL;
+    }
+    st = ws_chan_lock();
     if (st == NULL) {
         return APR_ENOTIMPL;
     }

@@ -15,7 +15,9 @@
 /** What ws_chan_post() did for one channel. */
 typedef struct {
     ws_chan_id_t id;          /**< the id the message got */
-    apr_uint32_t subscribers; /**< subscribers at publish time */
+    apr_uint32_t subscribers; /**< subscribers at publish time; under
+                               * WebSocketChannelBroker: the child
+                               * processes (of every server) listening */
 } ws_chan_posted_t;
 
 /**
@@ -27,7 +29,8 @@ typedef struct {
  * @param done receives how many channels got the message
  * @return APR_SUCCESS; APR_ENOSPC: channel memory is full (answer 507);
  *         APR_ENOTIMPL: channels do not work in this process (503);
- *         APR_EINVAL: a name or the type is invalid
+ *         APR_EINVAL: a name or the type is invalid; under a broker,
+ *         anything else: the message is not known to be stored (503)
  * @remark Any thread; never waits for a subscriber.
  */
 apr_status_t ws_chan_post(const char *const *names, int n, int type,

@@ -21,6 +21,12 @@
  * gets a gap notice first, and any other is closed with 1011 "missed
  * messages" -- except under WebSocketSlowSubscriber drop, whose skips
  * without channel-meta are silent by choice.
+ *
+ * Under WebSocketChannelBroker (ws_chanredis.c) the ids come from Redis
+ * and the seam is by id instead of log position: the channel is
+ * subscribed in Redis before its start is read, and a message at or
+ * before a subscriber's last id is one it has (replayed, or caught up
+ * after a lost connection to Redis).
  */
 #include "httpd.h"
 #include <stdlib.h>
@@ -36,6 +42,7 @@
 
 #include "ws_chan.h"
 #include "ws_chanpost.h"
+#include "ws_chanredis.h"
 #include "ws_chansub.h"
 #include "ws_frame.h"
 #include "ws_io.h"
@@ -298,6 +305,41 @@ static apr_status_t subscribe_all(ws_chansub_t *cs, int resume,
     return rv;
 }
 
+/* The same through the broker: counted in the store, started and
+ * replayed from Redis (ws_chanredis_listen() was called before). */
+static apr_status_t subscribe_broker(ws_chansub_t *cs, int resume,
+                                     ws_chan_id_t given, ws_replay_t *rp,
+                                     ws_chan_id_t *first, int *gap)
+{
+    ws_chan_store_t *st = ws_chan_lock();
+    apr_status_t rv = APR_SUCCESS;
+    int i;
+
+    if (st == NULL) {
+        return APR_EGENERAL;
+    }
+    for (i = 0; i < cs->n; i++) {
+        ws_chan_subscribe(st, cs->subs[i].name, cs->subs[i].len,
+                          ws_chan_my_slot(), &cs->subs[i].last);
+    }
+    ws_chan_unlock();
+    for (i = 0; i < cs->n && rv == APR_SUCCESS; i++) {
+        ws_sub_t *sub = &cs->subs[i];
+
+        sub->from_log = 0;
+        if (resume) {
+            rp[i].msgs = apr_array_make(rp[i].pool, 4,
+                                        sizeof(ws_chansub_msg_t));
+        }
+        rv = ws_chanredis_resume(sub->name, resume, given, &sub->last,
+                                 &first[i], &gap[i], collect, &rp[i]);
+        if (sub->last.epoch == 0 && resume) {
+            sub->last = given; /* caught up from there when Redis is back */
+        }
+    }
+    return rv;
+}
+
 /* Queues what one channel replays (the handler's thread, unbounded). */
 static void queue_replay(ws_chansub_t *cs, ws_sub_t *sub, const char *text,
                          ws_replay_t *rp, ws_chan_id_t first, int gap)
@@ -444,10 +486,19 @@ int ws_chansub_attach(ws_session_t *s)
         s->hs_protocol = WS_CHANSUB_META;
         apr_thread_mutex_unlock(s->mutex);
     }
+    if (ws_chanredis_configured()) {
+        /* subscribed in Redis before the start is read: the seam */
+        ws_chanredis_listen((const char *const *)names->elts, cs->n);
+    }
     apr_thread_mutex_lock(table_mutex);
-    rv = subscribe_all(cs, resume, given, rp, first, gap);
+    rv = ws_chanredis_configured()
+         ? subscribe_broker(cs, resume, given, rp, first, gap)
+         : subscribe_all(cs, resume, given, rp, first, gap);
     if (rv != APR_SUCCESS) {
         apr_thread_mutex_unlock(table_mutex);
+        for (i = 0; ws_chanredis_configured() && i < cs->n; i++) {
+            ws_chanredis_unlisten(cs->subs[i].name);
+        }
         ap_log_rerror(APLOG_MARK, APLOG_ERR, rv, r, WS_LOGNO(00709)
                       "cannot subscribe to the channels (memory full? "
                       "see WebSocketChannelMemory)");
@@ -504,8 +555,14 @@ void ws_chansub_detach(ws_session_t *s)
     if (st != NULL) {
         ws_chan_unlock();
     }
+    for (i = 0; ws_chanredis_configured() && i < cs->n; i++) {
+        ws_chanredis_unlisten(cs->subs[i].name);
+    }
     while ((x = cs->extra) != NULL) {
         cs->extra = x->next;
+        if (ws_chanredis_configured()) {
+            ws_chanredis_unlisten(x->name);
+        }
         free(x);
     }
     cs->nextra = 0;
@@ -552,7 +609,29 @@ static ws_chansub_t *plugin_chansub(ws_session_t *s)
     return cs;
 }
 
+/* The subscription, or APR_EEXIST when the connection has it already. */
+static apr_status_t add_subscription(ws_session_t *s, const char *name);
+
 apr_status_t ws_chansub_add(ws_session_t *s, const char *name)
+{
+    apr_size_t len = name ? strlen(name) : 0;
+    int broker = ws_chanredis_configured() && len >= 1
+                 && len <= WS_CHAN_NAME_MAX && ws_chan_enabled();
+    apr_status_t rv;
+
+    if (broker) {
+        /* listening in Redis first (not under the table's mutex), undone
+         * if no subscription is made */
+        ws_chanredis_listen(&name, 1);
+    }
+    rv = add_subscription(s, name);
+    if (broker && rv != APR_SUCCESS) {
+        ws_chanredis_unlisten(name);
+    }
+    return rv == APR_EEXIST ? APR_SUCCESS : rv;
+}
+
+static apr_status_t add_subscription(ws_session_t *s, const char *name)
 {
     apr_size_t len = name ? strlen(name) : 0;
     ws_chan_store_t *st;
@@ -581,12 +660,12 @@ apr_status_t ws_chansub_add(ws_session_t *s, const char *name)
     for (i = 0; i < cs->n; i++) {
         if (cs->subs[i].len == len && !memcmp(cs->subs[i].name, name, len)) {
             apr_thread_mutex_unlock(table_mutex);
-            return APR_SUCCESS; /* WebSocketChannel's already */
+            return APR_EEXIST; /* WebSocketChannel's already */
         }
     }
     if (find_extra(cs, name, len, NULL) != NULL) {
         apr_thread_mutex_unlock(table_mutex);
-        return APR_SUCCESS;
+        return APR_EEXIST;
     }
     if (cs->n + cs->nextra >= WS_CHAN_MAX_PER_CONN) {
         apr_thread_mutex_unlock(table_mutex);
@@ -615,6 +694,14 @@ apr_status_t ws_chansub_add(ws_session_t *s, const char *name)
     }
     /* live from what is published after this; nothing is replayed */
     x->sub.from_log = head;
+    if (ws_chanredis_configured()) {
+        ws_chan_id_t none = {0, 0}, first;
+        int gap;
+
+        x->sub.from_log = 0;
+        ws_chanredis_resume(name, 0, none, &x->sub.last, &first, &gap, NULL,
+                            NULL);
+    }
     table_link(&x->sub);
     x->next = cs->extra;
     cs->extra = x;
@@ -650,6 +737,9 @@ apr_status_t ws_chansub_remove(ws_session_t *s, const char *name)
     if (st != NULL) {
         ws_chan_unsubscribe(st, name, len, ws_chan_my_slot());
         ws_chan_unlock();
+    }
+    if (ws_chanredis_configured()) {
+        ws_chanredis_unlisten(name);
     }
     apr_thread_mutex_unlock(table_mutex);
     free(x);
@@ -696,6 +786,41 @@ void ws_chansub_client_message(ws_session_t *s, int text,
     }
 }
 
+/* Whether @p a comes after @p b. */
+static int id_after(ws_chan_id_t a, ws_chan_id_t b)
+{
+    return a.epoch > b.epoch || (a.epoch == b.epoch && a.seq > b.seq);
+}
+
+/* The broker's newest id after a catch-up (table mutex held): newer
+ * than what the subscriber got means messages it cannot get. */
+static void mark_one(ws_sub_t *sub, const ws_chansub_msg_t *m)
+{
+    ws_chansub_t *cs = sub->owner;
+    char id[WS_CHANSUB_ID_LEN];
+    ws_chan_id_t next = m->id;
+
+    if (cs->closed || (sub->last.epoch != 0 && !id_after(m->id, sub->last))) {
+        return;
+    }
+    if (sub->last.epoch != 0) {
+        next.seq++;
+        if (cs->meta) {
+            offer_gap(cs, sub->name, ws_chansub_id(id, sub->last), next);
+            cs->kick = 1;
+        }
+        else if (!sub->skipped) {
+            ap_log_cerror(APLOG_MARK, APLOG_INFO, 0, cs->s->c,
+                          WS_LOGNO(01009) "channel %s: messages missed "
+                          "before %s (broker), closing with 1011",
+                          sub->name, ws_chansub_id(id, next));
+            offer_close(cs, WS_CLOSE_INTERNAL_ERROR, "missed messages");
+            return;
+        }
+    }
+    sub->last = m->id; /* (a subscriber without a start starts here) */
+}
+
 /* One message to one subscriber (table mutex held); counts what
  * happened into @p counts (ws_status_count_e). */
 static void deliver_one(ws_sub_t *sub, ws_chansub_msg_t *m,
@@ -708,11 +833,21 @@ static void deliver_one(ws_sub_t *sub, ws_chansub_msg_t *m,
     if (cs->closed) {
         return;
     }
+    if (m->type == WS_CHANSUB_MARK) {
+        mark_one(sub, m);
+        return;
+    }
     if (m->type == WS_CHAN_DELETED) {
         offer_close(cs, WS_CLOSE_NORMAL, "channel deleted");
         return;
     }
-    if (m->id.epoch != sub->last.epoch || m->id.seq != sub->last.seq + 1) {
+    if (ws_chanredis_configured() && sub->last.epoch != 0
+        && !id_after(m->id, sub->last)) {
+        return; /* it has it: replayed or caught up */
+    }
+    if (sub->last.epoch != 0
+        && (m->id.epoch != sub->last.epoch
+            || m->id.seq != sub->last.seq + 1)) {
         if (cs->meta) {
             offer_gap(cs, sub->name, ws_chansub_id(id, sub->last), m->id);
         }

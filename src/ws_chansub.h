@@ -18,6 +18,10 @@
 /** Room for an id written "<epoch>:<seq>" and its NUL. */
 #define WS_CHANSUB_ID_LEN 48
 
+/** A ws_chansub_msg_t that is no message: the broker's newest id of its
+ * channel after a catch-up (ws_chanredis.c). */
+#define WS_CHANSUB_MARK 0x200
+
 /** A message copied out of the log by the delivery thread. */
 typedef struct ws_chansub_msg_t {
     struct ws_chansub_msg_t *next;

@@ -15,6 +15,7 @@
 #include "ap_expr.h"
 
 #include "ws_chan.h"
+#include "ws_chanredis.h"
 #include "ws_chanstore.h"
 #include "ws_config.h"
 #include "ws_directives.h"
@@ -392,6 +393,53 @@ static const char *set_chan_memory(cmd_parms *cmd, void *dconf,
     return err;
 }
 
+/* WebSocketChannelBroker: the error never repeats the URL (a password
+ * may be in it). */
+static const char *set_chan_broker(cmd_parms *cmd, void *dconf,
+                                   const char *arg)
+{
+    const char *err = ap_check_cmd_context(cmd, GLOBAL_ONLY);
+
+    if (err == NULL) {
+        err = ws_chanredis_set_url(cmd->pool, arg);
+        if (err != NULL) {
+            err = apr_psprintf(cmd->pool, "%s: %s", cmd->cmd->name, err);
+        }
+    }
+    return err;
+}
+
+static const char *set_chan_broker_password(cmd_parms *cmd, void *dconf,
+                                            const char *arg)
+{
+    const char *err = ap_check_cmd_context(cmd, GLOBAL_ONLY);
+
+    if (err == NULL) {
+        ws_chanredis_set_password(*arg ? apr_pstrdup(cmd->pool, arg)
+                                       : NULL);
+    }
+    return err;
+}
+
+static const char *set_chan_broker_timeout(cmd_parms *cmd, void *dconf,
+                                           const char *arg)
+{
+    const char *err = ap_check_cmd_context(cmd, GLOBAL_ONLY);
+    apr_interval_time_t t = 0;
+
+    if (err == NULL) {
+        err = parse_duration(cmd, arg, 0, &t);
+    }
+    if (err == NULL && t > apr_time_from_sec(60)) {
+        err = apr_psprintf(cmd->pool, "%s: '%s' is more than 60 seconds",
+                           cmd->cmd->name, arg);
+    }
+    if (err == NULL) {
+        ws_chanredis_set_timeout(t);
+    }
+    return err;
+}
+
 /* An ap_expr string: the target may come from the request. */
 static const char *set_bridge(cmd_parms *cmd, void *dconf, const char *arg)
 {
@@ -525,5 +573,17 @@ const command_rec ws_config_cmds[] = {
                   RSRC_CONF, "bytes of shared memory for all channels, "
                   "their history and the log, server-wide (default "
                   "33554432)"),
+    AP_INIT_TAKE1("WebSocketChannelBroker", set_chan_broker, NULL,
+                  RSRC_CONF, "Off (default) or the Redis that channels "
+                  "of several servers share: redis://[user:password@]"
+                  "host[:port][/db] or redis+unix:///path[?db=N]"),
+    AP_INIT_TAKE1("WebSocketChannelBrokerPassword",
+                  set_chan_broker_password, NULL, RSRC_CONF,
+                  "the password for WebSocketChannelBroker (instead of "
+                  "one in the URL)"),
+    AP_INIT_TAKE1("WebSocketChannelBrokerTimeout", set_chan_broker_timeout,
+                  NULL, RSRC_CONF, "how long a connection to or a command "
+                  "of the channel broker may take, in seconds or with "
+                  "'ms' (default 2)"),
     {NULL, {NULL}, NULL, 0, RAW_ARGS, NULL}
 };

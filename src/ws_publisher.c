@@ -18,6 +18,7 @@
 
 #include "ws_chan.h"
 #include "ws_chanpost.h"
+#include "ws_chanredis.h"
 #include "ws_chansub.h"
 #include "ws_config.h"
 #include "ws_log.h"
@@ -159,11 +160,14 @@ static int is_text(request_rec *r)
 
 static int refused_full(request_rec *r, const char *name)
 {
+    const char *what = ws_chanredis_configured()
+                       ? "the broker's memory is full (Redis maxmemory)"
+                       : "channel memory full (WebSocketChannelMemory)";
+
     if (ws_chan_refusal_due()) {
         ap_log_rerror(APLOG_MARK, APLOG_WARNING, 0, r, WS_LOGNO(00714)
-                      "channel %s: publish refused, channel memory full "
-                      "(WebSocketChannelMemory); logged once a second at "
-                      "most", name);
+                      "channel %s: publish refused, %s; logged once a "
+                      "second at most", name, what);
     }
     return fail(r, HTTP_INSUFFICIENT_STORAGE, "channel memory full");
 }

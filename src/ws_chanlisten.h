@@ -1,0 +1,71 @@
+/* Licensed under the Apache License, Version 2.0 (see LICENSE).
+ *
+ * ws_chanlisten.h -- between the two halves of the channel broker: the
+ * configuration and command connection (ws_chanredis.c) and each
+ * child's listener (ws_chanlisten.c).  Built only with hiredis.
+ */
+#ifndef WS_CHANLISTEN_H
+#define WS_CHANLISTEN_H
+
+#include <hiredis/hiredis.h>
+
+#include "httpd.h"
+
+#include "ws_chanstore.h"
+
+/** Channel NAME is the pub/sub channel "ws:NAME" in Redis, and its keys
+ * "ws:NAME:meta" and "ws:NAME:hist". */
+#define WS_CHANREDIS_PREFIX "ws:"
+
+/* -- ws_chanredis.c -- */
+
+/** The broker's URL without credentials, for the log. */
+const char *ws_chanredis_name(void);
+
+/** WebSocketChannelBrokerTimeout. */
+apr_interval_time_t ws_chanredis_timeout(void);
+
+/**
+ * Connects to the broker, authenticates and selects the database, each
+ * step within the timeout (also set on the socket).
+ * @param err receives why not (naming no credential)
+ * @return the connection, or NULL
+ */
+redisContext *ws_chanredis_connect(char *err, apr_size_t n);
+
+/**
+ * Reads a channel on the command connection: its epoch and newest seq
+ * in *last, then per retained message (within its age limit) its seq,
+ * type and, if @p entries, data (else 0 and "").
+ * @param create start the channel (new epoch) if Redis has none
+ * @return the reply (elements: epoch, seq, then triples), or NULL with
+ *         *rv
+ * @remark Any thread; waits at most the timeout for the connection and
+ *         for the answer.
+ */
+redisReply *ws_chanredis_read(const char *name, int create, int entries,
+                              ws_chan_id_t *last, apr_status_t *rv);
+
+/** An integer or numeric string of a reply. */
+apr_uint64_t ws_chanredis_u64(const redisReply *r);
+
+/* -- ws_chanlisten.c -- */
+
+/**
+ * Starts this child's listener thread (child_init).
+ * @remark its stop is registered as a pre-cleanup of @p pchild
+ */
+apr_status_t ws_chanlisten_start(apr_pool_t *pchild, server_rec *s);
+
+/** Wakes the listener (non-blocking; any thread). */
+void ws_chanlisten_wake(void);
+
+/**
+ * Asks the listener to catch channel @p name up (its retained messages,
+ * then its newest id) before it delivers more of it live.
+ * @param wake wake the listener now (otherwise its next round, within
+ *        a quarter of a second)
+ */
+void ws_chanlisten_catchup(const char *name, int wake);
+
+#endif /* WS_CHANLISTEN_H */
