@@ -13,6 +13,7 @@
 #include "ws_chan.h"
 #include "ws_chanpost.h"
 #include "ws_chanredis.h"
+#include "ws_status.h"
 
 /* when a refusal was last logged, in seconds (one line a second) */
 static volatile apr_uint32_t refusal_logged;
@@ -52,8 +53,10 @@ apr_status_t ws_chan_post(const char *const *names, int n, int type,
             rv = ws_chanredis_publish(names[i], type, data, len, limits,
                                       &out[i].id, &out[i].subscribers);
             if (rv != APR_SUCCESS) {
+                ws_status_count(WS_STATUS_BROKER_FAILED, 1);
                 return rv;
             }
+            ws_status_count(WS_STATUS_BROKER_PUBLISHED, 1);
             (*done)++;
         }
         return APR_SUCCESS;

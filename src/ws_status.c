@@ -25,6 +25,7 @@
 #include "mod_status.h"
 
 #include "ws_chan.h"
+#include "ws_chanredis.h"
 #include "ws_log.h"
 #include "ws_status.h"
 
@@ -188,6 +189,13 @@ static void channel_status(request_rec *r, int flags,
                    counts[WS_STATUS_DELIVERED], counts[WS_STATUS_DROPPED],
                    counts[WS_STATUS_SLOW_CLOSED], cs.history_msgs,
                    cs.history_bytes, cs.bytes_in_use, cs.bytes_total);
+        if (ws_chanredis_configured()) {
+            ap_rprintf(r, "WebSocketChannelBrokerPublished: %"
+                       APR_UINT64_T_FMT "\nWebSocketChannelBrokerFailed: %"
+                       APR_UINT64_T_FMT "\n",
+                       counts[WS_STATUS_BROKER_PUBLISHED],
+                       counts[WS_STATUS_BROKER_FAILED]);
+        }
         return;
     }
     ap_rprintf(r, "<h3>Channels</h3>\n<dl><dt>%u channels, %"
@@ -205,6 +213,13 @@ static void channel_status(request_rec *r, int flags,
                counts[WS_STATUS_DELIVERED], counts[WS_STATUS_DROPPED],
                counts[WS_STATUS_SLOW_CLOSED], cs.history_msgs,
                cs.history_bytes, cs.bytes_in_use, cs.bytes_total);
+    if (ws_chanredis_configured()) {
+        ap_rprintf(r, "<dl><dt>through Redis (WebSocketChannelBroker): %"
+                   APR_UINT64_T_FMT " messages published by this server, %"
+                   APR_UINT64_T_FMT " publishes Redis did not take</dt>"
+                   "</dl>\n", counts[WS_STATUS_BROKER_PUBLISHED],
+                   counts[WS_STATUS_BROKER_FAILED]);
+    }
 }
 
 static int ws_status_hook(request_rec *r, int flags)

@@ -20,6 +20,9 @@ typedef enum {
     WS_STATUS_DELIVERED = 0, /**< messages queued live to a subscriber */
     WS_STATUS_DROPPED,       /**< skipped for a slow subscriber (drop) */
     WS_STATUS_SLOW_CLOSED,   /**< slow subscribers closed with 1008 */
+    WS_STATUS_BROKER_PUBLISHED, /**< messages this server stored in Redis */
+    WS_STATUS_BROKER_FAILED,    /**< publishes Redis did not take (503,
+                                     507) */
     WS_STATUS_NCOUNTS
 } ws_status_count_e;
 

@@ -187,6 +187,9 @@ LogLevel warn websocket:info
 WebSocketChannelBroker $broker
 WebSocketChannelBrokerTimeout 500ms
 $extra
+<Location /server-status>
+    SetHandler server-status
+</Location>
 <LocationMatch "^/sub/(?<room>[A-Za-z0-9_.-]{1,64})\$">
     SetHandler websocket-handler
     WebSocketChannel "%{env:MATCH_ROOM}"
@@ -218,6 +221,7 @@ sub httpd_up {
     my $root = tempdir();
     my $port = free_port();
     my $conf = WSTest::httpd_conf($root, "127.0.0.1:$port", mpm => $mpm,
+                                  modules => ['status'],
                                   body => body($broker, %a));
     my $out = `'$httpd' -f '$conf' -k start 2>&1`;
     die "httpd $name: -k start failed: $out" if $?;
@@ -422,6 +426,32 @@ case(12, 'publish on A, deliver on A and B', sub {
     sleep 0.1 while redis_numsub($R, $c) && time < $deadline;
     ok t_cmp(redis_numsub($R, $c), 0,
              'after the last subscriber, no server listens to the channel');
+});
+
+case(3, 'server-status counts what went through Redis', sub {
+    my $status = sub {
+        my $ua = LWP::UserAgent->new(timeout => 10);
+        my $r = $ua->get("http://127.0.0.1:$_[0]{port}/server-status?auto");
+        my %c = $r->content =~ /^(WebSocketChannel\w+): (\d+)$/mg;
+        \%c;
+    };
+    my $c = ch('status');
+    my $ws = subscribe($B, $c);
+    my $a0 = $status->($A);
+    my $b0 = $status->($B);
+    publish($A, $c, "s$_") for 1 .. 3;
+    my @m = msgs($ws, 3);
+    my $a1 = $status->($A);
+    my $b1 = $status->($B);
+    ok t_cmp(($a1->{WebSocketChannelBrokerPublished} // 0)
+             - ($a0->{WebSocketChannelBrokerPublished} // 0), 3,
+             'A counts the three it stored in Redis');
+    ok t_cmp($a1->{WebSocketChannelBrokerFailed} >= 1 ? 'counted' : 'none',
+             'counted', 'and the publish refused while Redis was away');
+    ok t_cmp(($b1->{WebSocketChannelDelivered} // 0)
+             - ($b0->{WebSocketChannelDelivered} // 0), 3,
+             'B counts the three deliveries to its subscriber');
+    done($ws);
 });
 
 case(2, 'a client\'s message (WebSocketChannelPublish) through Redis', sub {
