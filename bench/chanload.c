@@ -291,6 +291,7 @@ static struct {
     int64_t hold_ns, warmup_ns, duration_ns, timeout_ns, drain_ns;
     pid_t pids[MAX_PIDS];
     int npids;
+    int verbose;
 } cfg;
 
 struct stream {
@@ -338,6 +339,7 @@ struct conn {
     int *req_stream;          /* pub: ring of depth: stream of a request */
     int64_t *req_sent;
     int status;               /* pub: status of the response being read */
+    int64_t max_lat;          /* sub: its worst measured latency, ns */
 };
 
 static struct conn *conns;
@@ -359,6 +361,9 @@ static long long rate_sent;
 static int rate_rr;
 static unsigned char *scratch;
 static long long rss0, rss_idle, rss_end, cpu0, cpu1;
+#define TL_SLOTS 600          /* -v: worst latency per 100 ms measured */
+static int64_t timeline[TL_SLOTS];
+static long long tl_count[TL_SLOTS];
 
 /* ------------------------------------------------------------------ */
 /* Server processes: RSS and CPU time from /proc                       */
@@ -879,6 +884,16 @@ static void message_received(struct conn *c, int64_t now)
     if (phase == P_MEASURE && now <= measure_end) {
         measured_deliveries++;
         hist_add(&lat_hist, (uint64_t)(now - t) / 1000);
+        if (now - t > c->max_lat) {
+            c->max_lat = now - t;
+        }
+        if ((now - measure_start) / (100 * NS_PER_MS) < TL_SLOTS) {
+            int64_t slot = (now - measure_start) / (100 * NS_PER_MS);
+            tl_count[slot]++;
+            if (now - t > timeline[slot]) {
+                timeline[slot] = now - t;
+            }
+        }
     }
     if ((uint32_t)seq >= s->done && (uint32_t)seq < s->next_seq) {
         s->counts[(uint32_t)seq % (uint32_t)cfg.window]++;
@@ -1316,7 +1331,8 @@ static void usage(void)
 "  -o N         connects/handshakes in progress at most [256]\n"
 "  -a F:C       bind to 127.0.0.F .. 127.0.0.(F+C-1), round-robin\n"
 "  -S PID,...   server processes: RSS and CPU time from /proc\n"
-"  -l LABEL     label of the RESULT line\n");
+"  -l LABEL     label of the RESULT line\n"
+"  -v           report how the subscribers' worst latencies spread\n");
     exit(2);
 }
 
@@ -1382,6 +1398,49 @@ static void final_count(void)
     }
 }
 
+/* -v: how the subscribers' worst latencies spread, and the slowest few
+ * (their local port identifies the server process holding them) */
+static void report_slowest(void)
+{
+    static const int64_t lim_ms[] = { 1, 5, 20, 100, 300, 1000, -1 };
+    int counts[7] = { 0 }, i, b, shown = 0;
+    int64_t worst = 0;
+
+    for (i = cfg.npubs; i < nconns; i++) {
+        int64_t ms = conns[i].max_lat / NS_PER_MS;
+        for (b = 0; lim_ms[b] >= 0 && ms >= lim_ms[b]; b++) {
+        }
+        counts[b]++;
+        if (conns[i].max_lat > worst) {
+            worst = conns[i].max_lat;
+        }
+    }
+    fprintf(stderr, "chanload: subscribers by worst latency: <1ms %d, "
+            "<5ms %d, <20ms %d, <100ms %d, <300ms %d, <1s %d, more %d\n",
+            counts[0], counts[1], counts[2], counts[3], counts[4],
+            counts[5], counts[6]);
+    fprintf(stderr, "chanload: per 100 ms measured, deliveries/worst ms:");
+    for (i = 0; i < TL_SLOTS && (int64_t)i * 100 * NS_PER_MS
+                                    < cfg.duration_ns; i++) {
+        fprintf(stderr, " %lld/%lld", tl_count[i],
+                (long long)(timeline[i] / NS_PER_MS));
+    }
+    fprintf(stderr, "\n");
+    for (i = cfg.npubs; i < nconns && shown < 10; i++) {
+        struct conn *c = &conns[i];
+        struct sockaddr_in a;
+        socklen_t al = sizeof(a);
+        if (c->max_lat * 2 < worst || c->fd < 0
+            || getsockname(c->fd, (struct sockaddr *)&a, &al) < 0) {
+            continue;
+        }
+        fprintf(stderr, "chanload: slow subscriber %d channel %s port %d "
+                "worst %lld ms\n", i - cfg.npubs, channels[c->channel].name,
+                ntohs(a.sin_port), (long long)(c->max_lat / NS_PER_MS));
+        shown++;
+    }
+}
+
 static double secs_of(int64_t ns)
 {
     return (double)ns / 1e9;
@@ -1414,7 +1473,7 @@ int main(int argc, char **argv)
     cfg.timeout_ns = 10 * NS_PER_SEC;
     cfg.drain_ns = 8 * NS_PER_SEC;
     while ((opt = getopt(argc, argv, "p:h:n:c:P:d:w:r:s:u:U:x:I:W:t:T:D:o:a:"
-                                     "S:l:")) != -1) {
+                                     "S:l:v")) != -1) {
         switch (opt) {
         case 'p': cfg.port = atoi(optarg); break;
         case 'h': snprintf(cfg.host, sizeof(cfg.host), "%s", optarg); break;
@@ -1449,6 +1508,7 @@ int main(int argc, char **argv)
             break;
         }
         case 'l': cfg.label = optarg; break;
+        case 'v': cfg.verbose = 1; break;
         default: usage();
         }
     }
@@ -1518,6 +1578,9 @@ int main(int argc, char **argv)
     }
     rss_end = proc_rss_kib();
     final_count();
+    if (cfg.verbose) {
+        report_slowest();
+    }
     getrusage(RUSAGE_SELF, &ru);
     secs = secs_of(cfg.duration_ns);
     printf("RESULT label=%s subscribers=%d opened=%d channels=%d "
