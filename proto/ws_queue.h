@@ -9,12 +9,22 @@
 
 #include <apr.h>
 
+/** A payload shared by the queues of many connections (a channel
+ * message for every subscriber): built once, freed by its last user. */
+typedef struct {
+    volatile apr_uint32_t refs;
+    apr_size_t len;
+    unsigned char data[1]; /* len bytes follow */
+} ws_payload_t;
+
 /** One queued message: a frame's opcode and payload. */
 typedef struct ws_queue_msg_t {
     struct ws_queue_msg_t *next;
     unsigned int opcode;
     apr_size_t len;
-    unsigned char data[1]; /* len bytes follow */
+    const unsigned char *ptr; /**< the payload: data or shared->data */
+    ws_payload_t *shared;     /**< a reference held, or NULL */
+    unsigned char data[1];    /* len bytes follow when not shared */
 } ws_queue_msg_t;
 
 typedef struct {
@@ -50,6 +60,28 @@ ws_queue_status_e ws_queue_room(const ws_queue_t *q, apr_size_t len,
 ws_queue_status_e ws_queue_push(ws_queue_t *q, unsigned int opcode,
                                 int is_close, const void *buf,
                                 apr_size_t len, int unbounded);
+
+/**
+ * Queues a reference to @p payload (no copy) when ws_queue_room()
+ * allows it; the reference is dropped when the message is freed.
+ * @remark not thread-safe: the caller locks (the payload's count is
+ *         atomic: payloads may be shared by queues under other locks)
+ */
+ws_queue_status_e ws_queue_push_shared(ws_queue_t *q, unsigned int opcode,
+                                       ws_payload_t *payload,
+                                       int unbounded);
+
+/**
+ * A new payload of @p len bytes (uninitialised) with one reference.
+ * @return NULL when out of memory
+ */
+ws_payload_t *ws_payload_make(apr_size_t len);
+
+/** Takes one more reference to @p p. */
+void ws_payload_ref(ws_payload_t *p);
+
+/** Drops one reference; the last one frees @p p.  NULL is ignored. */
+void ws_payload_unref(ws_payload_t *p);
 
 /**
  * Takes every queued message, oldest first; their bytes stay counted

@@ -14,6 +14,7 @@
 #include "ws_directives.h"
 #include "ws_filters.h"
 #include "ws_handshake.h"
+#include "ws_plugin.h"
 #include "ws_publisher.h"
 #include "ws_registry.h"
 #include "ws_status.h"
@@ -29,6 +30,7 @@ static void register_hooks(apr_pool_t *p)
     ws_check_register_hooks(p);
     ws_chan_register_hooks(p);
     ws_publisher_register_hooks(p);
+    ws_plugin_register_hooks(p);
 }
 
 AP_DECLARE_MODULE(websocket) = {

@@ -333,12 +333,14 @@ static void CALLBACK bridge_on_disconnect(void *priv,
 }
 
 static WebSocketPlugin bridge_plugin = {
-    sizeof(WebSocketPlugin), WEBSOCKET_PLUGIN_VERSION_0, NULL,
-    bridge_on_connect, bridge_on_message, bridge_on_disconnect
+    .size = sizeof(WebSocketPlugin), .version = WEBSOCKET_PLUGIN_VERSION_0,
+    .on_connect = bridge_on_connect, .on_message = bridge_on_message,
+    .on_disconnect = bridge_on_disconnect
 };
 
 static ws_plugin_t bridge_wp = {
-    "(built-in)", WS_BRIDGE_HANDLER_NAME, &bridge_plugin
+    .path = "(built-in)", .symbol = WS_BRIDGE_HANDLER_NAME,
+    .plugin = &bridge_plugin
 };
 
 ws_plugin_t *ws_bridge_plugin(void)

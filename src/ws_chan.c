@@ -349,7 +349,13 @@ static ws_chansub_msg_t *read_batch(apr_uint64_t *cursor, int *more,
         if (rv != APR_SUCCESS) {
             break;
         }
-        c = malloc(sizeof(*c) + m.name_len + 1 + m.len);
+        /* the name here, the payload in one buffer all subscribers'
+         * queues will refer to */
+        c = malloc(sizeof(*c) + m.name_len + 1);
+        if (c != NULL && (c->plain = ws_payload_make(m.len)) == NULL) {
+            free(c);
+            c = NULL;
+        }
         if (c == NULL) {
             break; /* the ids tell the subscribers */
         }
@@ -359,12 +365,13 @@ static ws_chansub_msg_t *read_batch(apr_uint64_t *cursor, int *more,
         c->type = m.type;
         c->name_len = m.name_len;
         c->len = m.len;
+        c->meta = NULL;
         memcpy((char *)(c + 1), m.name, m.name_len);
         ((char *)(c + 1))[m.name_len] = '\0';
         c->name = (char *)(c + 1);
-        c->data = c->name + m.name_len + 1;
+        c->data = (const char *)c->plain->data;
         if (m.len) {
-            memcpy((char *)c->data, m.data, m.len);
+            memcpy(c->plain->data, m.data, m.len);
         }
         *tail = c;
         tail = &c->next;
@@ -376,15 +383,6 @@ static ws_chansub_msg_t *read_batch(apr_uint64_t *cursor, int *more,
     return head;
 }
 
-static void free_batch(ws_chansub_msg_t *m)
-{
-    while (m != NULL) {
-        ws_chansub_msg_t *next = m->next;
-
-        free(m);
-        m = next;
-    }
-}
 
 /* Waits for a wake-up (at most a second: trimming), drains the pipe. */
 static void wait_wakeup(apr_file_t *rd)
@@ -433,7 +431,7 @@ static void *APR_THREAD_FUNC delivery(apr_thread_t *t, void *data)
             lost = 0;
         }
         ws_chansub_deliver(batch);
-        free_batch(batch);
+        ws_chansub_free_msgs(batch);
         now = apr_time_now();
         if (now - last_trim >= apr_time_from_sec(1)
             && apr_global_mutex_lock(mutex) == APR_SUCCESS) {

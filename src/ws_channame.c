@@ -32,12 +32,13 @@ static size_t CALLBACK builtin_message(void *priv,
 }
 
 static WebSocketPlugin builtin_plugin = {
-    sizeof(WebSocketPlugin), WEBSOCKET_PLUGIN_VERSION_0, NULL,
-    builtin_connect, builtin_message, NULL
+    .size = sizeof(WebSocketPlugin), .version = WEBSOCKET_PLUGIN_VERSION_0,
+    .on_connect = builtin_connect, .on_message = builtin_message
 };
 
-ws_plugin_t ws_chansub_builtin = {"(channels)", "(built in)",
-                                  &builtin_plugin};
+ws_plugin_t ws_chansub_builtin = {.path = "(channels)",
+                                  .symbol = "(built in)",
+                                  .plugin = &builtin_plugin};
 
 const char *ws_chansub_id(char *buf, ws_chan_id_t id)
 {

@@ -35,10 +35,12 @@
 #include "util_script.h"
 
 #include "ws_chan.h"
+#include "ws_chanpost.h"
 #include "ws_chansub.h"
 #include "ws_frame.h"
 #include "ws_io.h"
 #include "ws_log.h"
+#include "ws_status.h"
 
 APLOG_USE_MODULE(websocket);
 
@@ -64,11 +66,22 @@ struct ws_local_t {
     char name[1];                 /* len + 1 bytes follow */
 };
 
+/* A subscription a plugin made (ws_chansub_add), one allocation each. */
+typedef struct ws_xsub_t {
+    ws_sub_t sub;
+    struct ws_xsub_t *next;
+    char name[1];                 /* sub.len + 1 bytes follow */
+} ws_xsub_t;
+
 /* A connection's subscriptions. */
 struct ws_chansub_t {
     ws_session_t *s;
     ws_sub_t *subs;
     int n;
+    ws_xsub_t *extra;             /* a plugin's (table mutex) */
+    int nextra;
+    int heap;                     /* made by ws_chansub_add: freed by
+                                     detach */
     int meta;                     /* channel-meta agreed */
     int in_table;                 /* table mutex */
     int closed;                   /* we queued its close (table mutex) */
@@ -133,6 +146,46 @@ static ws_queue_status_e offer_msg(ws_chansub_t *cs, int type,
     st = ws_io_offer(cs->s, op, b, n);
     free(b);
     return st;
+}
+
+/* A live message: every subscriber's queue refers to one payload (one
+ * with the channel-meta prefix for those that agreed to it), built once;
+ * a copy only when there is no shared payload.  Delivery thread. */
+static ws_queue_status_e offer_live(ws_chansub_t *cs, ws_chansub_msg_t *m,
+                                    const char *name)
+{
+    unsigned int op = m->type == WS_CHAN_TEXT ? WS_OP_TEXT : WS_OP_BINARY;
+
+    if (m->plain == NULL) {
+        return offer_msg(cs, m->type, m->id, name, m->data, m->len);
+    }
+    if (!cs->meta) {
+        return ws_io_offer_shared(cs->s, op, m->plain);
+    }
+    if (m->meta == NULL) {
+        apr_size_t n;
+        unsigned char *b = with_meta(m->id, name, m->data, m->len, &n);
+
+        if (b == NULL || (m->meta = ws_payload_make(n)) == NULL) {
+            free(b);
+            return WS_QUEUE_NOMEM;
+        }
+        memcpy(m->meta->data, b, n);
+        free(b);
+    }
+    return ws_io_offer_shared(cs->s, op, m->meta);
+}
+
+void ws_chansub_free_msgs(ws_chansub_msg_t *m)
+{
+    while (m != NULL) {
+        ws_chansub_msg_t *next = m->next;
+
+        ws_payload_unref(m->plain);
+        ws_payload_unref(m->meta);
+        free(m);
+        m = next;
+    }
 }
 
 /* Any thread: no pool of the session's is used. */
@@ -268,30 +321,52 @@ static void queue_replay(ws_chansub_t *cs, ws_sub_t *sub, const char *text,
     }
 }
 
+/* Puts one subscription into the table (table mutex). */
+static void table_link(ws_sub_t *sub)
+{
+    ws_local_t *ch = apr_hash_get(table, sub->name, sub->len);
+
+    if (ch == NULL) {
+        ch = calloc(1, sizeof(*ch) + sub->len);
+        if (ch == NULL) {
+            return; /* the store counts it; it gets nothing here */
+        }
+        memcpy(ch->name, sub->name, sub->len);
+        ch->len = sub->len;
+        apr_hash_set(table, ch->name, ch->len, ch);
+    }
+    sub->ch = ch;
+    sub->prev = NULL;
+    sub->next = ch->first;
+    if (ch->first) {
+        ch->first->prev = sub;
+    }
+    ch->first = sub;
+}
+
+/* Takes one subscription out of the table (table mutex). */
+static void table_unlink(ws_sub_t *sub)
+{
+    if (sub->ch == NULL) {
+        return;
+    }
+    *(sub->prev ? &sub->prev->next : &sub->ch->first) = sub->next;
+    if (sub->next) {
+        sub->next->prev = sub->prev;
+    }
+    if (sub->ch->first == NULL) {
+        apr_hash_set(table, sub->ch->name, sub->ch->len, NULL);
+        free(sub->ch);
+    }
+    sub->ch = NULL;
+}
+
 static void table_add(ws_chansub_t *cs)
 {
     int i;
 
     for (i = 0; i < cs->n; i++) {
-        ws_sub_t *sub = &cs->subs[i];
-        ws_local_t *ch = apr_hash_get(table, sub->name, sub->len);
-
-        if (ch == NULL) {
-            ch = calloc(1, sizeof(*ch) + sub->len);
-            if (ch == NULL) {
-                continue; /* the store counts it; it gets nothing here */
-            }
-            memcpy(ch->name, sub->name, sub->len);
-            ch->len = sub->len;
-            apr_hash_set(table, ch->name, ch->len, ch);
-        }
-        sub->ch = ch;
-        sub->prev = NULL;
-        sub->next = ch->first;
-        if (ch->first) {
-            ch->first->prev = sub;
-        }
-        ch->first = sub;
+        table_link(&cs->subs[i]);
     }
     cs->in_table = 1;
 }
@@ -396,44 +471,189 @@ int ws_chansub_attach(ws_session_t *s)
 
 void ws_chansub_detach(ws_session_t *s)
 {
-    ws_chansub_t *cs = s->chan;
+    ws_chansub_t *cs;
     ws_chan_store_t *st;
+    ws_xsub_t *x;
     int i;
 
-    if (cs == NULL || table_mutex == NULL) {
+    if (table_mutex == NULL) {
         return;
     }
     apr_thread_mutex_lock(table_mutex);
-    if (!cs->in_table) {
+    s->chan_over = 1; /* no ws_chansub_add() from now on */
+    cs = s->chan ? s->chan : s->xchan;
+    if (cs == NULL || !cs->in_table) {
         apr_thread_mutex_unlock(table_mutex);
         return;
     }
     cs->in_table = 0;
     for (i = 0; i < cs->n; i++) {
-        ws_sub_t *sub = &cs->subs[i];
-
-        if (sub->ch == NULL) {
-            continue;
-        }
-        *(sub->prev ? &sub->prev->next : &sub->ch->first) = sub->next;
-        if (sub->next) {
-            sub->next->prev = sub->prev;
-        }
-        if (sub->ch->first == NULL) {
-            apr_hash_set(table, sub->ch->name, sub->ch->len, NULL);
-            free(sub->ch);
-        }
-        sub->ch = NULL;
+        table_unlink(&cs->subs[i]);
+    }
+    for (x = cs->extra; x != NULL; x = x->next) {
+        table_unlink(&x->sub);
     }
     st = ws_chan_lock();
     for (i = 0; st != NULL && i < cs->n; i++) {
         ws_chan_unsubscribe(st, cs->subs[i].name, cs->subs[i].len,
                             ws_chan_my_slot());
     }
+    for (x = cs->extra; st != NULL && x != NULL; x = x->next) {
+        ws_chan_unsubscribe(st, x->sub.name, x->sub.len, ws_chan_my_slot());
+    }
     if (st != NULL) {
         ws_chan_unlock();
     }
+    while ((x = cs->extra) != NULL) {
+        cs->extra = x->next;
+        free(x);
+    }
+    cs->nextra = 0;
+    if (cs->heap) {
+        s->xchan = NULL;
+        free(cs);
+    }
     apr_thread_mutex_unlock(table_mutex);
+}
+
+/* A plugin's subscription of @p cs to @p name, or NULL (table mutex). */
+static ws_xsub_t *find_extra(ws_chansub_t *cs, const char *name,
+                             apr_size_t len, ws_xsub_t ***link)
+{
+    ws_xsub_t **xp;
+
+    for (xp = &cs->extra; *xp != NULL; xp = &(*xp)->next) {
+        if ((*xp)->sub.len == len && !memcmp((*xp)->name, name, len)) {
+            if (link) {
+                *link = xp;
+            }
+            return *xp;
+        }
+    }
+    return NULL;
+}
+
+/* The connection's subscriptions, made for a plugin when it has none
+ * (table mutex); NULL when out of memory. */
+static ws_chansub_t *plugin_chansub(ws_session_t *s)
+{
+    ws_chansub_t *cs = s->chan ? s->chan : s->xchan;
+
+    if (cs == NULL) {
+        /* not from r->pool: this may be a plugin's thread */
+        cs = calloc(1, sizeof(*cs));
+        if (cs != NULL) {
+            cs->s = s;
+            cs->heap = 1;
+            cs->in_table = 1;
+            s->xchan = cs;
+        }
+    }
+    return cs;
+}
+
+apr_status_t ws_chansub_add(ws_session_t *s, const char *name)
+{
+    apr_size_t len = name ? strlen(name) : 0;
+    ws_chan_store_t *st;
+    ws_chansub_t *cs;
+    ws_xsub_t *x;
+    apr_uint64_t head = 0;
+    apr_status_t rv;
+    int i;
+
+    if (len < 1 || len > WS_CHAN_NAME_MAX) {
+        return APR_EINVAL;
+    }
+    if (!ws_chan_enabled() || table_mutex == NULL) {
+        return APR_ENOTIMPL;
+    }
+    apr_thread_mutex_lock(table_mutex);
+    if (s->chan_over) {
+        apr_thread_mutex_unlock(table_mutex);
+        return APR_EOF;
+    }
+    cs = plugin_chansub(s);
+    if (cs == NULL) {
+        apr_thread_mutex_unlock(table_mutex);
+        return APR_ENOSPC;
+    }
+    for (i = 0; i < cs->n; i++) {
+        if (cs->subs[i].len == len && !memcmp(cs->subs[i].name, name, len)) {
+            apr_thread_mutex_unlock(table_mutex);
+            return APR_SUCCESS; /* WebSocketChannel's already */
+        }
+    }
+    if (find_extra(cs, name, len, NULL) != NULL) {
+        apr_thread_mutex_unlock(table_mutex);
+        return APR_SUCCESS;
+    }
+    if (cs->n + cs->nextra >= WS_CHAN_MAX_PER_CONN) {
+        apr_thread_mutex_unlock(table_mutex);
+        return APR_EMFILE;
+    }
+    x = calloc(1, sizeof(*x) + len);
+    st = x ? ws_chan_lock() : NULL;
+    if (st == NULL) {
+        apr_thread_mutex_unlock(table_mutex);
+        free(x);
+        return x ? APR_ENOTIMPL : APR_ENOSPC;
+    }
+    memcpy(x->name, name, len);
+    x->sub.owner = cs;
+    x->sub.name = x->name;
+    x->sub.len = len;
+    rv = ws_chan_subscribe(st, name, len, ws_chan_my_slot(), &x->sub.last);
+    if (rv == APR_SUCCESS) {
+        head = ws_chan_log_head(st);
+    }
+    ws_chan_unlock();
+    if (rv != APR_SUCCESS) {
+        apr_thread_mutex_unlock(table_mutex);
+        free(x);
+        return rv;
+    }
+    /* live from what is published after this; nothing is replayed */
+    x->sub.from_log = head;
+    table_link(&x->sub);
+    x->next = cs->extra;
+    cs->extra = x;
+    cs->nextra++;
+    apr_thread_mutex_unlock(table_mutex);
+    return APR_SUCCESS;
+}
+
+apr_status_t ws_chansub_remove(ws_session_t *s, const char *name)
+{
+    apr_size_t len = name ? strlen(name) : 0;
+    ws_chan_store_t *st;
+    ws_chansub_t *cs;
+    ws_xsub_t *x, **link = NULL;
+
+    if (len < 1 || len > WS_CHAN_NAME_MAX) {
+        return APR_EINVAL;
+    }
+    if (!ws_chan_enabled() || table_mutex == NULL) {
+        return APR_ENOTIMPL;
+    }
+    apr_thread_mutex_lock(table_mutex);
+    cs = s->chan ? s->chan : s->xchan;
+    x = cs ? find_extra(cs, name, len, &link) : NULL;
+    if (x == NULL) {
+        apr_thread_mutex_unlock(table_mutex);
+        return APR_NOTFOUND;
+    }
+    *link = x->next;
+    cs->nextra--;
+    table_unlink(&x->sub);
+    st = ws_chan_lock();
+    if (st != NULL) {
+        ws_chan_unsubscribe(st, name, len, ws_chan_my_slot());
+        ws_chan_unlock();
+    }
+    apr_thread_mutex_unlock(table_mutex);
+    free(x);
+    return APR_SUCCESS;
 }
 
 void ws_chansub_client_message(ws_session_t *s, int text,
@@ -442,43 +662,44 @@ void ws_chansub_client_message(ws_session_t *s, int text,
     ws_chansub_t *cs = s->chan;
     const ws_settings_t *set = s->settings;
     ws_chan_limits_t lim;
-    unsigned char *bits;
-    ws_chan_store_t *st;
-    ws_chan_pub_t pub;
-    apr_status_t rv = APR_SUCCESS;
-    int i;
+    ws_chan_posted_t *out;
+    const char **names;
+    apr_status_t rv;
+    int i, done = 0;
 
-    if (cs == NULL || !set->chan_publish) {
+    if (cs == NULL || !set->chan_publish || cs->n == 0) {
         return; /* WebSocketChannelPublish Off: not published */
     }
-    bits = calloc(1, ws_chan_bitmap_size() + 1);
-    st = ws_chan_lock();
-    if (bits == NULL || st == NULL) {
-        if (st != NULL) {
-            ws_chan_unlock();
+    names = malloc(sizeof(*names) * cs->n);
+    out = malloc(sizeof(*out) * cs->n);
+    if (names == NULL || out == NULL) {
+        rv = APR_ENOMEM;
+    }
+    else {
+        for (i = 0; i < cs->n; i++) {
+            names[i] = cs->subs[i].name;
         }
-        free(bits);
-        return;
+        lim.messages = set->chan_history;
+        lim.seconds = set->chan_history_secs;
+        rv = ws_chan_post(names, cs->n, text ? WS_CHAN_TEXT : WS_CHAN_BINARY,
+                          buf, len, lim, out, &done);
     }
-    lim.messages = set->chan_history;
-    lim.seconds = set->chan_history_secs;
-    for (i = 0; i < cs->n && rv == APR_SUCCESS; i++) {
-        rv = ws_chan_publish(st, cs->subs[i].name, cs->subs[i].len,
-                             text ? WS_CHAN_TEXT : WS_CHAN_BINARY, buf, len,
-                             lim, apr_time_now(), &pub, bits);
-    }
-    ws_chan_unlock();
-    ws_chan_wake(bits);
-    free(bits);
-    if (rv != APR_SUCCESS) {
+    free(names);
+    free(out);
+    if (rv != APR_SUCCESS && ws_chan_refusal_due()) {
         ap_log_cerror(APLOG_MARK, APLOG_WARNING, rv, s->c, WS_LOGNO(00711)
-                      "a client's message was not published (channel "
-                      "memory full: WebSocketChannelMemory)");
+                      "a client's message was not published to %d of its "
+                      "%d channels (%s); logged once a second at most",
+                      cs->n - done, cs->n, rv == APR_ENOSPC
+                      ? "channel memory full: WebSocketChannelMemory"
+                      : "channels unavailable");
     }
 }
 
-/* One message to one subscriber (table mutex held). */
-static void deliver_one(ws_sub_t *sub, const ws_chansub_msg_t *m)
+/* One message to one subscriber (table mutex held); counts what
+ * happened into @p counts (ws_status_count_e). */
+static void deliver_one(ws_sub_t *sub, ws_chansub_msg_t *m,
+                        apr_uint32_t *counts)
 {
     ws_chansub_t *cs = sub->owner;
     ws_queue_status_e st;
@@ -504,17 +725,18 @@ static void deliver_one(ws_sub_t *sub, const ws_chansub_msg_t *m)
             return;
         }
     }
-    st = offer_msg(cs, m->type, m->id, sub->name, m->data, m->len);
+    st = offer_live(cs, m, sub->name);
     if (st == WS_QUEUE_FULL && cs->kick) {
         /* what this batch queued may not have been written yet: the
          * connection is slow only if it cannot take it now */
         ws_io_kick(cs->s);
-        st = offer_msg(cs, m->type, m->id, sub->name, m->data, m->len);
+        st = offer_live(cs, m, sub->name);
     }
     if (st == WS_QUEUE_FULL || st == WS_QUEUE_NOMEM) {
         if (cs->s->settings->slow_drop) {
             sub->skipped = 1;
             cs->dropped++;
+            counts[WS_STATUS_DROPPED]++;
             return;
         }
         ap_log_cerror(APLOG_MARK, APLOG_INFO, 0, cs->s->c, WS_LOGNO(00713)
@@ -522,17 +744,20 @@ static void deliver_one(ws_sub_t *sub, const ws_chansub_msg_t *m)
                       " bytes pending, closing with 1008", sub->name,
                       cs->s->settings->max_queued);
         offer_close(cs, WS_CLOSE_POLICY, "slow");
+        counts[WS_STATUS_SLOW_CLOSED]++;
         return;
     }
     sub->last = m->id;
     sub->skipped = 0;
     cs->kick = 1;
+    counts[WS_STATUS_DELIVERED]++;
 }
 
-void ws_chansub_deliver(const ws_chansub_msg_t *list)
+void ws_chansub_deliver(ws_chansub_msg_t *list)
 {
-    const ws_chansub_msg_t *m;
+    ws_chansub_msg_t *m;
     apr_array_header_t *kicks = NULL;
+    apr_uint32_t counts[WS_STATUS_NCOUNTS] = {0};
     apr_pool_t *p = NULL;
     int i;
 
@@ -551,7 +776,7 @@ void ws_chansub_deliver(const ws_chansub_msg_t *list)
             if (m->log < sub->from_log) {
                 continue; /* it subscribed after: replayed or not its */
             }
-            deliver_one(sub, m);
+            deliver_one(sub, m, counts);
             if (!had && sub->owner->kick) {
                 APR_ARRAY_PUSH(kicks, ws_chansub_t *) = sub->owner;
             }
@@ -567,4 +792,7 @@ void ws_chansub_deliver(const ws_chansub_msg_t *list)
     }
     apr_thread_mutex_unlock(table_mutex);
     apr_pool_destroy(p);
+    for (i = 0; i < WS_STATUS_NCOUNTS; i++) {
+        ws_status_count((ws_status_count_e)i, counts[i]);
+    }
 }

@@ -28,7 +28,19 @@ typedef struct ws_chansub_msg_t {
     apr_size_t name_len;
     const char *data;
     apr_size_t len;
+    /** The payload every plain subscriber's queue refers to (data is
+     * its bytes), or NULL: each subscriber gets a copy of data. */
+    ws_payload_t *plain;
+    /** The same with the channel-meta prefix, made by the first such
+     * subscriber (delivery thread), or NULL. */
+    ws_payload_t *meta;
 } ws_chansub_msg_t;
+
+/**
+ * Frees a list of messages and drops their payload references (the
+ * queues that still refer to a payload keep it alive).
+ */
+void ws_chansub_free_msgs(ws_chansub_msg_t *list);
 
 /* -- ws_channame.c -- */
 
@@ -64,10 +76,30 @@ apr_status_t ws_chansub_child_init(apr_pool_t *pchild);
 int ws_chansub_attach(ws_session_t *s);
 
 /**
- * Takes @p s out of every channel; after it returns the delivery thread
- * no longer touches @p s.  Idempotent; any thread.
+ * Takes @p s out of every channel (the location's and its plugin's) and
+ * refuses ws_chansub_add() from then on; after it returns the delivery
+ * thread no longer touches @p s.  Idempotent; any thread.
  */
 void ws_chansub_detach(ws_session_t *s);
+
+/**
+ * Subscribes @p s to channel @p name for its plugin (API v1
+ * subscribe()): delivered like the location's channels, live from now
+ * on, nothing replayed.  Idempotent.
+ * @return APR_SUCCESS; APR_EINVAL (name), APR_ENOTIMPL (no channels in
+ *         this child), APR_EOF (the session ended), APR_EMFILE
+ *         (WS_CHAN_MAX_PER_CONN channels already), APR_ENOSPC (memory)
+ * @remark Any thread, until ws_chansub_detach().
+ */
+apr_status_t ws_chansub_add(ws_session_t *s, const char *name);
+
+/**
+ * Ends a subscription ws_chansub_add() made.
+ * @return APR_SUCCESS; APR_NOTFOUND (none of the plugin's), APR_EINVAL,
+ *         APR_ENOTIMPL
+ * @remark Any thread, until ws_chansub_detach().
+ */
+apr_status_t ws_chansub_remove(ws_session_t *s, const char *name);
 
 /**
  * A data message from a subscriber's client: published to its channels
@@ -82,6 +114,6 @@ void ws_chansub_client_message(ws_session_t *s, int text,
  * (queued without blocking, then their owners kicked).
  * @remark the delivery thread
  */
-void ws_chansub_deliver(const ws_chansub_msg_t *list);
+void ws_chansub_deliver(ws_chansub_msg_t *list);
 
 #endif /* WS_CHANSUB_H */

@@ -42,6 +42,9 @@ void *ws_config_create_dir(apr_pool_t *p, char *dir)
     conf->chan_history = -1;
     conf->chan_history_secs = -1;
     conf->slow_drop = -1;
+    /* made here, not by the directive: the host of a plugin loaded in
+     * this section reads it (ws_server.c), lines after the plugin's too */
+    conf->plugin_options = apr_table_make(p, 2);
     return conf;
 }
 
@@ -92,6 +95,17 @@ void *ws_config_merge_dir(apr_pool_t *p, void *basev, void *addv)
                                              : base->bridge_target;
     /* a section naming channels replaces the parent's list */
     conf->channels = add->channels ? add->channels : base->channels;
+    /* options: a section's value for a key replaces its parent's */
+    if (apr_is_empty_table(add->plugin_options)) {
+        conf->plugin_options = base->plugin_options;
+    }
+    else if (apr_is_empty_table(base->plugin_options)) {
+        conf->plugin_options = add->plugin_options;
+    }
+    else {
+        conf->plugin_options = apr_table_overlay(p, add->plugin_options,
+                                                 base->plugin_options);
+    }
     return conf;
 }
 
@@ -152,5 +166,6 @@ ws_settings_t *ws_config_settings(request_rec *r)
                                ? (apr_uint32_t)conf->chan_history_secs
                                : WS_DEFAULT_CHAN_HISTORY_SECS;
     s->slow_drop = conf->slow_drop == 1;
+    s->plugin_options = conf->plugin_options;
     return s;
 }

@@ -81,6 +81,7 @@ typedef struct {
     apr_int64_t chan_history;     /**< messages; -1 = unset */
     apr_int64_t chan_history_secs; /**< -1 = unset */
     int slow_drop;                /**< -1 = unset */
+    apr_table_t *plugin_options;  /**< WebSocketPluginOption; empty = unset */
 } ws_dir_conf_t;
 
 /** The effective values of a location, with defaults applied. */
@@ -110,6 +111,7 @@ typedef struct {
     apr_uint32_t chan_history;    /**< messages kept per channel */
     apr_uint32_t chan_history_secs; /**< their age limit (0: none) */
     int slow_drop;                /**< WebSocketSlowSubscriber drop */
+    const apr_table_t *plugin_options; /**< WebSocketPluginOption */
 } ws_settings_t;
 
 void *ws_config_create_dir(apr_pool_t *p, char *dir);

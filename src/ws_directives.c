@@ -35,7 +35,22 @@ static const char *set_handler(cmd_parms *cmd, void *dconf, const char *path,
                             "a <Location> or <Directory> of the server "
                             "configuration", cmd->cmd->name);
     }
-    return ws_plugin_load(cmd, path, symbol, &conf->plugin);
+    return ws_plugin_load(cmd, path, symbol, conf, &conf->plugin);
+}
+
+static const char *set_plugin_option(cmd_parms *cmd, void *dconf,
+                                     const char *key, const char *value)
+{
+    ws_dir_conf_t *conf = dconf;
+
+    if (*key == '\0') {
+        return apr_psprintf(cmd->pool, "%s: the key is empty; expected "
+                            "%s <key> <value>", cmd->cmd->name,
+                            cmd->cmd->name);
+    }
+    /* repeated in one section: the last line wins */
+    apr_table_set(conf->plugin_options, key, value);
+    return NULL;
 }
 
 /* a positive decimal number of bytes, or NULL */
@@ -410,6 +425,9 @@ const command_rec ws_config_cmds[] = {
     AP_INIT_TAKE2("WebSocketHandler", set_handler, NULL, OR_AUTHCFG,
                   "plugin library (relative to ServerRoot) and the name "
                   "of its init function"),
+    AP_INIT_TAKE2("WebSocketPluginOption", set_plugin_option, NULL,
+                  ACCESS_CONF, "a key and a value the location's plugin "
+                  "reads (API v1 option()); repeatable"),
     AP_INIT_TAKE1("WebSocketMaxMessageSize", set_max_message, NULL,
                   OR_AUTHCFG, "largest message or control frame payload "
                   "accepted from a client, in bytes (default 33554432)"),

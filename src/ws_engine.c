@@ -5,6 +5,7 @@
  */
 #include "httpd.h"
 #include <stdlib.h>
+#include <string.h>
 
 #include "http_connection.h"
 #include "http_core.h"
@@ -120,10 +121,10 @@ void ws_engine_flush_queue(ws_session_t *s)
             if (!APR_BRIGADE_EMPTY(s->out_bb)) {
                 ws_io_pass(s);
             }
-            ws_engine_close_payload(s, m->data, m->len);
+            ws_engine_close_payload(s, m->ptr, m->len);
             break;
         }
-        ws_io_append(s, m->opcode, m->data, m->len);
+        ws_io_append(s, m->opcode, m->ptr, m->len);
     }
     if (!APR_BRIGADE_EMPTY(s->out_bb) && !s->done) {
         ws_io_pass(s);
@@ -138,6 +139,33 @@ void ws_engine_flush_queue(ws_session_t *s)
     apr_thread_mutex_unlock(s->mutex);
 }
 
+void ws_engine_report_close(ws_session_t *s, int code,
+                            const unsigned char *reason, apr_size_t len)
+{
+    char text[WS_CONTROL_MAX];
+    WS_OnClose on_close;
+
+    if (s->close_reported || !s->accepted) {
+        return;
+    }
+    s->close_reported = 1;
+    on_close = WS_PLUGIN_V1(s->plugin, on_close);
+    if (on_close == NULL) {
+        return;
+    }
+    if (len > sizeof(text) - 1) {
+        len = sizeof(text) - 1; /* cannot be: a control payload */
+    }
+    if (len > 0) {
+        memcpy(text, reason, len);
+    }
+    text[len] = '\0';
+    ap_log_cerror(APLOG_MARK, APLOG_TRACE1, 0, s->c,
+                  "on_close: code %d, reason of %" APR_SIZE_T_FMT " bytes",
+                  code, len);
+    on_close(s->plugin_private, &s->server, code, text, len);
+}
+
 void ws_engine_finish(ws_session_t *s)
 {
     if (s->disconnected) {
@@ -149,6 +177,8 @@ void ws_engine_finish(ws_session_t *s)
     ws_chansub_detach(s);
     /* no send() gets through from now on, and none keeps waiting */
     ws_session_set_state(s, WS_STATE_CLOSED);
+    /* no valid close frame from the client: 1006, as browsers say */
+    ws_engine_report_close(s, WEBSOCKET_CLOSE_ABNORMAL, NULL, 0);
     if (s->accepted && s->plugin->on_disconnect) {
         s->plugin->on_disconnect(s->plugin_private, &s->server);
     }

@@ -48,8 +48,17 @@ void ws_engine_close_payload(ws_session_t *s, const unsigned char *p,
 void ws_engine_fail(ws_session_t *s, int code, const char *why);
 
 /**
+ * Tells a v1 plugin how the client closed (its on_close), once per
+ * session: @p code and the close frame's reason (@p len bytes, valid
+ * UTF-8), or WEBSOCKET_CLOSE_ABNORMAL when none came.
+ */
+void ws_engine_report_close(ws_session_t *s, int code,
+                            const unsigned char *reason, apr_size_t len);
+
+/**
  * Ends the session: refuses further sends, wakes blocked senders,
- * calls on_disconnect once, frees the message buffer and the queue.
+ * calls on_close (1006 if not called yet) and on_disconnect once, frees
+ * the message buffer and the queue.
  */
 void ws_engine_finish(ws_session_t *s);
 

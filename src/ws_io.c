@@ -208,6 +208,20 @@ ws_queue_status_e ws_io_offer(ws_session_t *s, unsigned int opcode,
     return st;
 }
 
+ws_queue_status_e ws_io_offer_shared(ws_session_t *s, unsigned int opcode,
+                                     ws_payload_t *payload)
+{
+    ws_queue_status_e st = WS_QUEUE_CLOSED;
+
+    apr_thread_mutex_lock(s->mutex);
+    if (s->state < WS_STATE_CLOSING) {
+        st = ws_queue_push_shared(&s->queue, opcode, payload,
+                                  s->in_connect);
+    }
+    apr_thread_mutex_unlock(s->mutex);
+    return st;
+}
+
 int ws_io_enqueue(ws_session_t *s, unsigned int opcode,
                   const unsigned char *buf, apr_size_t len)
 {

@@ -88,6 +88,13 @@ ws_queue_status_e ws_io_offer(ws_session_t *s, unsigned int opcode,
                               const unsigned char *buf, apr_size_t len);
 
 /**
+ * As ws_io_offer(), with a reference to a payload shared by many
+ * connections instead of a copy.
+ */
+ws_queue_status_e ws_io_offer_shared(ws_session_t *s, unsigned int opcode,
+                                     ws_payload_t *payload);
+
+/**
  * Tells @p s's driver there is work, and does it on the calling thread
  * when the connection is parked (non-blocking writes).  Any thread, no
  * lock held.

@@ -20,6 +20,7 @@
  *   00701-00715  channels: region, slots and delivery (ws_chan.c),
  *                subscribers (ws_chansub.c), publishers
  *                (ws_publisher.c); next 00716
+ *   00901-00920  plugin API v1 (ws_server.c, ws_plugin.c); next 00902
  */
 #ifndef WS_LOG_H
 #define WS_LOG_H

@@ -9,8 +9,10 @@
 
 #include "http_log.h"
 
+#include "ws_chan.h"
 #include "ws_log.h"
 #include "ws_plugin.h"
+#include "ws_server.h"
 
 APLOG_USE_MODULE(websocket);
 
@@ -18,6 +20,9 @@ APLOG_USE_MODULE(websocket);
  * configuration generation: pconf is cleared between generations, so
  * the registry (and every DSO in it) lives exactly one generation. */
 #define REGISTRY_KEY "mod_websocket-plugins"
+
+/* sizeof(WebSocketPlugin) of API v0: what every plugin has */
+#define WS_PLUGIN_V0_SIZE APR_OFFSETOF(WebSocketPlugin, on_close)
 
 static apr_status_t plugin_cleanup(void *data)
 {
@@ -38,15 +43,19 @@ static const char *check_plugin(apr_pool_t *p, const char *path,
     if (wsp == NULL) {
         return "the init function returned NULL";
     }
-    if (wsp->version != WEBSOCKET_PLUGIN_VERSION_0) {
-        return apr_psprintf(p, "unsupported plugin version %u (expected %d)",
-                            wsp->version, WEBSOCKET_PLUGIN_VERSION_0);
+    if (wsp->version != WEBSOCKET_PLUGIN_VERSION_0
+        && wsp->version != WEBSOCKET_PLUGIN_VERSION_1) {
+        return apr_psprintf(p, "unsupported plugin version %u (expected %d "
+                            "or %d)", wsp->version,
+                            WEBSOCKET_PLUGIN_VERSION_0,
+                            WEBSOCKET_PLUGIN_VERSION_1);
     }
-    /* a larger size is a newer plugin with members we do not know */
-    if (wsp->size < sizeof(WebSocketPlugin)) {
+    /* the version 0 members at least (40 bytes on LP64); the v1 ones are
+     * read only where the size covers them (WS_PLUGIN_V1), and a larger
+     * size is a newer plugin with members we do not know */
+    if (wsp->size < WS_PLUGIN_V0_SIZE) {
         return apr_psprintf(p, "plugin size %u is smaller than %lu",
-                            wsp->size,
-                            (unsigned long)sizeof(WebSocketPlugin));
+                            wsp->size, (unsigned long)WS_PLUGIN_V0_SIZE);
     }
     if (wsp->on_message == NULL) {
         return "the plugin has no on_message function";
@@ -55,8 +64,10 @@ static const char *check_plugin(apr_pool_t *p, const char *path,
 }
 
 const char *ws_plugin_load(cmd_parms *cmd, const char *path,
-                           const char *symbol, ws_plugin_t **out)
+                           const char *symbol, const void *section,
+                           ws_plugin_t **out)
 {
+    WS_OnLoad on_load;
     apr_pool_t *p = cmd->pool;
     apr_hash_t *registry = NULL;
     const char *full, *key, *why;
@@ -114,7 +125,66 @@ const char *ws_plugin_load(cmd_parms *cmd, const char *path,
                               apr_pool_cleanup_null);
     apr_hash_set(registry, apr_pstrdup(p, key), APR_HASH_KEY_STRING, wp);
     ap_log_error(APLOG_MARK, APLOG_DEBUG, 0, cmd->server,
-                 WS_LOGNO(00001) "loaded plugin %s (init %s)", full, symbol);
+                 WS_LOGNO(00001) "loaded plugin %s (init %s), API "
+                 "version %u", full, symbol, wp->plugin->version);
+    wp->section = section;
+    ws_server_host_init(wp);
+    if (wp->plugin->version >= WEBSOCKET_PLUGIN_VERSION_1) {
+        /* its connections may subscribe and publish, its threads too */
+        ws_chan_mark_used();
+    }
+    on_load = WS_PLUGIN_V1(wp->plugin, on_load);
+    if (on_load != NULL) {
+        on_load(wp->plugin, &wp->host);
+    }
     *out = wp;
     return NULL;
+}
+
+static apr_status_t child_exit(void *data)
+{
+    ws_plugin_t *wp = data;
+    WS_OnChild on_child_exit;
+
+    if (wp->plugin != NULL) {
+        on_child_exit = WS_PLUGIN_V1(wp->plugin, on_child_exit);
+        if (on_child_exit != NULL) {
+            on_child_exit(wp->plugin);
+        }
+    }
+    return APR_SUCCESS;
+}
+
+/* After the child's channels work (APR_HOOK_LAST): each v1 plugin may
+ * start its threads; its on_child_exit is a pre-cleanup of pchild that
+ * runs before the channels' own (registered earlier, run later). */
+static void plugin_child_init(apr_pool_t *pchild, server_rec *s)
+{
+    apr_hash_t *registry = NULL;
+    apr_hash_index_t *hi;
+
+    apr_pool_userdata_get((void **)&registry, REGISTRY_KEY,
+                          s->process->pconf);
+    for (hi = registry ? apr_hash_first(pchild, registry) : NULL; hi;
+         hi = apr_hash_next(hi)) {
+        ws_plugin_t *wp = apr_hash_this_val(hi);
+        WS_OnChild on_child_init;
+
+        if (wp->plugin == NULL
+            || wp->plugin->version < WEBSOCKET_PLUGIN_VERSION_1) {
+            continue;
+        }
+        on_child_init = WS_PLUGIN_V1(wp->plugin, on_child_init);
+        if (on_child_init != NULL) {
+            on_child_init(wp->plugin);
+        }
+        if (WS_PLUGIN_V1(wp->plugin, on_child_exit) != NULL) {
+            apr_pool_pre_cleanup_register(pchild, wp, child_exit);
+        }
+    }
+}
+
+void ws_plugin_register_hooks(apr_pool_t *p)
+{
+    ap_hook_child_init(plugin_child_init, NULL, NULL, APR_HOOK_LAST);
 }

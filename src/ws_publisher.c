@@ -17,6 +17,7 @@
 #include "http_request.h"
 
 #include "ws_chan.h"
+#include "ws_chanpost.h"
 #include "ws_chansub.h"
 #include "ws_config.h"
 #include "ws_log.h"
@@ -24,9 +25,6 @@
 #include "ws_utf8.h"
 
 APLOG_USE_MODULE(websocket);
-
-/* when a refused publish was last logged (one line a second at most) */
-static apr_time_t full_logged;
 
 static const char *json_str(apr_pool_t *p, const char *s)
 {
@@ -161,10 +159,7 @@ static int is_text(request_rec *r)
 
 static int refused_full(request_rec *r, const char *name)
 {
-    apr_time_t now = apr_time_now();
-
-    if (now - full_logged >= apr_time_from_sec(1)) {
-        full_logged = now;
+    if (ws_chan_refusal_due()) {
         ap_log_rerror(APLOG_MARK, APLOG_WARNING, 0, r, WS_LOGNO(00714)
                       "channel %s: publish refused, channel memory full "
                       "(WebSocketChannelMemory); logged once a second at "
@@ -178,14 +173,13 @@ static int publish(request_rec *r, const ws_settings_t *set,
 {
     apr_array_header_t *objs = apr_array_make(r->pool, names->nelts,
                                               sizeof(const char *));
-    unsigned char *bits = apr_pcalloc(r->pool, ws_chan_bitmap_size() + 1);
+    ws_chan_posted_t *out = apr_pcalloc(r->pool, sizeof(*out) * names->nelts);
     ws_chan_limits_t lim = {set->chan_history, set->chan_history_secs};
     apr_uint32_t subscribers = 0;
-    apr_status_t rv = APR_SUCCESS;
-    ws_chan_store_t *st;
+    apr_status_t rv;
     char *body = NULL, id[WS_CHANSUB_ID_LEN];
     apr_size_t len = 0;
-    int text = is_text(r), rc, i;
+    int text = is_text(r), rc, i, done;
 
     rc = read_body(r, set->max_message, &body, &len);
     if (rc == HTTP_REQUEST_ENTITY_TOO_LARGE) {
@@ -198,32 +192,22 @@ static int publish(request_rec *r, const ws_settings_t *set,
         free(body);
         return fail(r, HTTP_BAD_REQUEST, "text message is not valid UTF-8");
     }
-    st = ws_chan_lock();
-    for (i = 0; st != NULL && i < names->nelts && rv == APR_SUCCESS; i++) {
-        const char *name = APR_ARRAY_IDX(names, i, const char *);
-        ws_chan_pub_t pub;
-
-        rv = ws_chan_publish(st, name, strlen(name), text ? WS_CHAN_TEXT
-                             : WS_CHAN_BINARY, body, len, lim,
-                             apr_time_now(), &pub, bits);
-        if (rv == APR_SUCCESS) {
-            subscribers += pub.subscribers;
-            APR_ARRAY_PUSH(objs, const char *) = apr_psprintf(
-                r->pool, "{\"channel\":%s,\"id\":\"%s\",\"subscribers\":%u}",
-                json_str(r->pool, name), ws_chansub_id(id, pub.id),
-                pub.subscribers);
-        }
-    }
-    if (st != NULL) {
-        ws_chan_unlock();
-    }
+    rv = ws_chan_post((const char *const *)names->elts, names->nelts,
+                      text ? WS_CHAN_TEXT : WS_CHAN_BINARY, body, len, lim,
+                      out, &done);
     free(body);
-    ws_chan_wake(bits);
-    if (st == NULL) {
-        return fail(r, HTTP_SERVICE_UNAVAILABLE, "channels unavailable");
+    if (rv == APR_ENOSPC) {
+        return refused_full(r, APR_ARRAY_IDX(names, done, const char *));
     }
     if (rv != APR_SUCCESS) {
-        return refused_full(r, APR_ARRAY_IDX(names, i - 1, const char *));
+        return fail(r, HTTP_SERVICE_UNAVAILABLE, "channels unavailable");
+    }
+    for (i = 0; i < done; i++) {
+        subscribers += out[i].subscribers;
+        APR_ARRAY_PUSH(objs, const char *) = apr_psprintf(
+            r->pool, "{\"channel\":%s,\"id\":\"%s\",\"subscribers\":%u}",
+            json_str(r->pool, APR_ARRAY_IDX(names, i, const char *)),
+            ws_chansub_id(id, out[i].id), out[i].subscribers);
     }
     return answer(r, subscribers > 0 ? HTTP_CREATED : HTTP_ACCEPTED, objs);
 }
@@ -232,20 +216,15 @@ static int info(request_rec *r, apr_array_header_t *names)
 {
     apr_array_header_t *objs = apr_array_make(r->pool, names->nelts,
                                               sizeof(const char *));
-    ws_chan_store_t *st = ws_chan_lock();
     char id[WS_CHANSUB_ID_LEN];
     int i;
 
-    if (st == NULL) {
-        return HTTP_SERVICE_UNAVAILABLE;
-    }
     for (i = 0; i < names->nelts; i++) {
         const char *name = APR_ARRAY_IDX(names, i, const char *);
         ws_chan_info_t in;
 
-        memset(&in, 0, sizeof(in));
-        if (ws_chan_info(st, name, strlen(name), &in) != APR_SUCCESS) {
-            memset(&in, 0, sizeof(in));
+        if (ws_chan_describe(name, &in) != APR_SUCCESS) {
+            return fail(r, HTTP_SERVICE_UNAVAILABLE, "channels unavailable");
         }
         APR_ARRAY_PUSH(objs, const char *) = apr_psprintf(
             r->pool, "{\"channel\":%s,\"subscribers\":%u,\"messages\":%u,"
@@ -254,7 +233,6 @@ static int info(request_rec *r, apr_array_header_t *names)
             in.last.seq ? ws_chansub_id(id, in.last) : "null",
             in.last.seq ? "\"" : "");
     }
-    ws_chan_unlock();
     return answer(r, HTTP_OK, objs);
 }
 
@@ -262,26 +240,18 @@ static int delete_channels(request_rec *r, apr_array_header_t *names)
 {
     apr_array_header_t *objs = apr_array_make(r->pool, names->nelts,
                                               sizeof(const char *));
-    unsigned char *bits = apr_pcalloc(r->pool, ws_chan_bitmap_size() + 1);
-    ws_chan_store_t *st = ws_chan_lock();
-    int i, found = 0;
+    apr_uint32_t *n = apr_pcalloc(r->pool, sizeof(*n) * names->nelts);
+    int i, found;
 
-    if (st == NULL) {
-        return HTTP_SERVICE_UNAVAILABLE;
+    if (ws_chan_remove((const char *const *)names->elts, names->nelts, n,
+                       &found) != APR_SUCCESS) {
+        return fail(r, HTTP_SERVICE_UNAVAILABLE, "channels unavailable");
     }
     for (i = 0; i < names->nelts; i++) {
-        const char *name = APR_ARRAY_IDX(names, i, const char *);
-        apr_uint32_t n = 0;
-        apr_status_t rv = ws_chan_delete(st, name, strlen(name),
-                                         apr_time_now(), &n, bits);
-
-        found += rv != APR_NOTFOUND;
         APR_ARRAY_PUSH(objs, const char *) = apr_psprintf(
             r->pool, "{\"channel\":%s,\"subscribers\":%u}",
-            json_str(r->pool, name), n);
+            json_str(r->pool, APR_ARRAY_IDX(names, i, const char *)), n[i]);
     }
-    ws_chan_unlock();
-    ws_chan_wake(bits);
     return answer(r, found ? HTTP_OK : HTTP_NOT_FOUND, objs);
 }
 

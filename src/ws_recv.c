@@ -111,6 +111,13 @@ static void on_close_frame(ws_session_t *s)
      * then the server closes the TCP connection (section 7.1.1) */
     ws_engine_send_close(s, (int)code);
     s->done = 1;
+    /* the plugin hears what the client said (1005: no code at all) */
+    if (s->ctl_len >= 2) {
+        ws_engine_report_close(s, (int)code, s->ctl + 2, s->ctl_len - 2);
+    }
+    else {
+        ws_engine_report_close(s, WEBSOCKET_CLOSE_NO_STATUS, NULL, 0);
+    }
 }
 
 static void deliver(ws_session_t *s)

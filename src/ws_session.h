@@ -116,6 +116,7 @@ struct ws_session_t {
     apr_size_t ctl_len;
     ws_status_e status;            /**< as counted on server-status */
     int close_received;            /**< the client's close frame arrived */
+    int close_reported;            /**< the plugin's on_close ran */
     int done;                      /**< the connection is over */
     int disconnected;              /**< ws_engine_finish ran */
     apr_time_t close_deadline;     /**< CLOSING: give up waiting then */
@@ -125,6 +126,11 @@ struct ws_session_t {
     apr_time_t pong_deadline;      /**< a ping is unanswered until then */
     apr_time_t pending_since;      /**< output the client has not taken
                                         since then (0: none) */
+
+    /* -- under ws_chansub.c's table mutex -- */
+    struct ws_chansub_t *xchan;    /**< a plugin's subscriptions where the
+                                        location has no channel */
+    int chan_over;                 /**< detached: no more subscribing */
 
     /* -- under the registry's mutex (ws_registry.c) -- */
     ws_session_t *reg_prev, *reg_next;

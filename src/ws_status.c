@@ -1,9 +1,11 @@
 /* Licensed under the Apache License, Version 2.0 (see LICENSE).
  *
  * ws_status.c -- WebSocket counts per child in anonymous shared memory,
- * summed on server-status.  Every child claims a slot by its pid when it
- * starts and gives it back when it exits; a slot of a child that died
- * without giving it back is recognised by its pid being gone.
+ * summed on server-status, with the figures of channels.  Every child
+ * claims a slot by its pid when it starts and gives it back when it
+ * exits; a slot of a child that died without giving it back is
+ * recognised by its pid being gone.  The channel event counts of a slot
+ * given back are added to the totals of retired children first.
  */
 #include "httpd.h"
 
@@ -22,6 +24,7 @@
 #include "http_protocol.h"
 #include "mod_status.h"
 
+#include "ws_chan.h"
 #include "ws_log.h"
 #include "ws_status.h"
 
@@ -32,9 +35,16 @@ typedef struct {
     volatile apr_uint32_t open;
     volatile apr_uint32_t closing;
     volatile apr_uint32_t accepted;
+    apr_uint64_t counts[WS_STATUS_NCOUNTS]; /* __atomic builtins */
 } ws_slot_t;
 
+/* the counts of children gone (__atomic builtins), then the slots */
+typedef struct {
+    apr_uint64_t retired[WS_STATUS_NCOUNTS];
+} ws_head_t;
+
 static apr_shm_t *shm;          /* the parent's, inherited by children */
+static ws_head_t *head;
 static ws_slot_t *slots;
 static int nslots;
 static ws_slot_t *my_slot;      /* this child's, or NULL */
@@ -51,25 +61,42 @@ static int ws_status_post_config(apr_pool_t *pconf, apr_pool_t *plog,
         limit = 16;
     }
     nslots = 2 * limit;
-    rv = apr_shm_create(&shm, nslots * sizeof(ws_slot_t), NULL, pconf);
+    rv = apr_shm_create(&shm, sizeof(ws_head_t) + nslots * sizeof(ws_slot_t),
+                        NULL, pconf);
     if (rv != APR_SUCCESS) {
         /* counts are a convenience: WebSockets work without them */
         ap_log_error(APLOG_MARK, APLOG_WARNING, rv, s,
                      WS_LOGNO(00501) "no shared memory for the "
                      "server-status counts of WebSockets");
         shm = NULL;
+        head = NULL;
         slots = NULL;
         return OK;
     }
-    slots = apr_shm_baseaddr_get(shm);
-    memset(slots, 0, nslots * sizeof(ws_slot_t));
+    head = apr_shm_baseaddr_get(shm);
+    slots = (ws_slot_t *)(head + 1);
+    memset(head, 0, sizeof(ws_head_t) + nslots * sizeof(ws_slot_t));
     return OK;
+}
+
+/* Moves a slot's channel counts to the totals of children gone. */
+static void retire_counts(ws_slot_t *slot)
+{
+    int i;
+
+    for (i = 0; i < WS_STATUS_NCOUNTS; i++) {
+        apr_uint64_t n = __atomic_exchange_n(&slot->counts[i], 0,
+                                             __ATOMIC_RELAXED);
+
+        __atomic_fetch_add(&head->retired[i], n, __ATOMIC_RELAXED);
+    }
 }
 
 static apr_status_t release_slot(void *data)
 {
     ws_slot_t *slot = data;
 
+    retire_counts(slot);
     slot->open = slot->closing = slot->accepted = 0;
     apr_atomic_set32(&slot->pid, 0);
     my_slot = NULL;
@@ -93,6 +120,7 @@ static void ws_status_child_init(apr_pool_t *pchild, server_rec *s)
         if ((pid == 0 || !pid_alive(pid))
             && apr_atomic_cas32(&slots[i].pid, me, pid) == pid) {
             my_slot = &slots[i];
+            retire_counts(my_slot);
             my_slot->open = my_slot->closing = my_slot->accepted = 0;
             apr_pool_cleanup_register(pchild, my_slot, release_slot,
                                       apr_pool_cleanup_null);
@@ -123,17 +151,82 @@ void ws_status_change(ws_status_e from, ws_status_e to)
     }
 }
 
+void ws_status_count(ws_status_count_e what, apr_uint32_t n)
+{
+    ws_slot_t *slot = my_slot;
+
+    if (slot != NULL && n > 0) {
+        __atomic_fetch_add(&slot->counts[what], n, __ATOMIC_RELAXED);
+    }
+}
+
+/* The channel lines: the store's figures and the summed events. */
+static void channel_status(request_rec *r, int flags,
+                           const apr_uint64_t *counts)
+{
+    ws_chan_store_t *st = ws_chan_lock();
+    ws_chan_stats_t cs;
+
+    if (st == NULL) {
+        return; /* no channels in this server */
+    }
+    ws_chan_stats(st, &cs);
+    ws_chan_unlock();
+    if (flags & AP_STATUS_SHORT) {
+        ap_rprintf(r, "WebSocketChannels: %u\n"
+                   "WebSocketChannelSubscriptions: %" APR_UINT64_T_FMT "\n"
+                   "WebSocketChannelPublished: %" APR_UINT64_T_FMT "\n"
+                   "WebSocketChannelRefused: %" APR_UINT64_T_FMT "\n"
+                   "WebSocketChannelDelivered: %" APR_UINT64_T_FMT "\n"
+                   "WebSocketChannelDropped: %" APR_UINT64_T_FMT "\n"
+                   "WebSocketChannelSlowClosed: %" APR_UINT64_T_FMT "\n"
+                   "WebSocketChannelHistoryMessages: %" APR_UINT64_T_FMT "\n"
+                   "WebSocketChannelHistoryBytes: %" APR_UINT64_T_FMT "\n"
+                   "WebSocketChannelMemoryUsed: %" APR_SIZE_T_FMT "\n"
+                   "WebSocketChannelMemoryTotal: %" APR_SIZE_T_FMT "\n",
+                   cs.channels, cs.subscribers, cs.published, cs.failed,
+                   counts[WS_STATUS_DELIVERED], counts[WS_STATUS_DROPPED],
+                   counts[WS_STATUS_SLOW_CLOSED], cs.history_msgs,
+                   cs.history_bytes, cs.bytes_in_use, cs.bytes_total);
+        return;
+    }
+    ap_rprintf(r, "<h3>Channels</h3>\n<dl><dt>%u channels, %"
+               APR_UINT64_T_FMT " subscriptions</dt>\n"
+               "<dt>%" APR_UINT64_T_FMT " messages published, %"
+               APR_UINT64_T_FMT " refused for lack of memory</dt>\n"
+               "<dt>%" APR_UINT64_T_FMT " deliveries, %" APR_UINT64_T_FMT
+               " dropped for slow subscribers, %" APR_UINT64_T_FMT
+               " slow subscribers closed</dt>\n"
+               "<dt>history: %" APR_UINT64_T_FMT " messages, %"
+               APR_UINT64_T_FMT " bytes</dt>\n"
+               "<dt>channel memory: %" APR_SIZE_T_FMT " of %" APR_SIZE_T_FMT
+               " bytes in use</dt></dl>\n",
+               cs.channels, cs.subscribers, cs.published, cs.failed,
+               counts[WS_STATUS_DELIVERED], counts[WS_STATUS_DROPPED],
+               counts[WS_STATUS_SLOW_CLOSED], cs.history_msgs,
+               cs.history_bytes, cs.bytes_in_use, cs.bytes_total);
+}
+
 static int ws_status_hook(request_rec *r, int flags)
 {
     apr_uint32_t open = 0, closing = 0, accepted = 0, procs = 0;
-    int i;
+    apr_uint64_t counts[WS_STATUS_NCOUNTS];
+    int i, k;
 
     if (slots == NULL) {
         return OK;
     }
+    for (k = 0; k < WS_STATUS_NCOUNTS; k++) {
+        counts[k] = __atomic_load_n(&head->retired[k], __ATOMIC_RELAXED);
+    }
     for (i = 0; i < nslots; i++) {
         apr_uint32_t pid = apr_atomic_read32(&slots[i].pid);
 
+        /* a dead child's counts too, until its slot is taken again */
+        for (k = 0; k < WS_STATUS_NCOUNTS; k++) {
+            counts[k] += __atomic_load_n(&slots[i].counts[k],
+                                         __ATOMIC_RELAXED);
+        }
         if (pid == 0 || !pid_alive(pid)) {
             continue;
         }
@@ -145,12 +238,14 @@ static int ws_status_hook(request_rec *r, int flags)
     if (flags & AP_STATUS_SHORT) {
         ap_rprintf(r, "WebSocketOpen: %u\nWebSocketClosing: %u\n"
                    "WebSocketAccepted: %u\n", open, closing, accepted);
+        channel_status(r, flags, counts);
         return OK;
     }
     ap_rputs("<hr />\n<h2>WebSockets (mod_websocket)</h2>\n", r);
     ap_rprintf(r, "<dl><dt>%u open, %u closing</dt>\n"
                "<dt>%u accepted by the %u current processes since they "
                "started</dt></dl>\n", open, closing, accepted, procs);
+    channel_status(r, flags, counts);
     return OK;
 }
 

@@ -15,6 +15,14 @@ typedef enum {
     WS_STATUS_CLOSING  /**< closing handshake under way */
 } ws_status_e;
 
+/** Channel events of this child, summed on server-status. */
+typedef enum {
+    WS_STATUS_DELIVERED = 0, /**< messages queued live to a subscriber */
+    WS_STATUS_DROPPED,       /**< skipped for a slow subscriber (drop) */
+    WS_STATUS_SLOW_CLOSED,   /**< slow subscribers closed with 1008 */
+    WS_STATUS_NCOUNTS
+} ws_status_count_e;
+
 /** Registers the shared memory, the slot of each child, the status hook. */
 void ws_status_register_hooks(apr_pool_t *p);
 
@@ -23,5 +31,11 @@ void ws_status_register_hooks(apr_pool_t *p);
  * be WS_STATUS_NONE); counts a newly open one as accepted too.
  */
 void ws_status_change(ws_status_e from, ws_status_e to);
+
+/**
+ * Adds @p n to this child's count of @p what.  Counts of children that
+ * exit are kept, so the sums only grow until the next restart.
+ */
+void ws_status_count(ws_status_count_e what, apr_uint32_t n);
 
 #endif /* WS_STATUS_H */

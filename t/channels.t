@@ -7,6 +7,8 @@
 #    DELETE;
 #  - subscribers: plain and channel-meta payloads, binary, two channels,
 #    chat (WebSocketChannelPublish), a plugin location that subscribes;
+#    over wss://, over HTTP/2 and with permessage-deflate (python3-
+#    websockets) next to plain ones, all getting the same messages;
 #  - delivery across children, in the same order for every subscriber,
 #    without duplicates, with concurrent publishers;
 #  - resume with ?last_id= and Last-Event-ID, across the seam with a
@@ -20,13 +22,15 @@ use warnings FATAL => 'all';
 use FindBin;
 use lib "$FindBin::Bin/lib";
 
-use Apache::Test qw(plan ok need_module);
+use Apache::Test qw(plan ok skip need_module);
 use Apache::TestUtil qw(t_cmp);
 use Apache::TestRequest ();
 use IO::Socket::IP ();
 use JSON::PP ();
 use Time::HiRes qw(time sleep);
 use WSClient;
+use H2Bridge ();
+use WSMem ();
 use WSTest qw(case ncases run_cases log_mark log_since wait_log httpd_t);
 
 my $json = JSON::PP->new->canonical;
@@ -235,6 +239,74 @@ case(7, 'channel-meta, two channels, chat, plugin location', sub {
     done($ws, @chat, $e);
 });
 
+# ---- over TLS, HTTP/2 and permessage-deflate ---------------------------
+case(5, 'subscribers over wss://, HTTP/2 and permessage-deflate', sub {
+    my $c = ch('stack');
+    my @msgs = (['text', 'hello'], ['text', "caf\x{e9} \x{2713}"],
+                ['binary', join '', map { chr(($_ * 7) & 255) } 0 .. 9999],
+                ['text', 'compressible ' x 2000], ['text', '']);
+    my $n = @msgs;
+    my $plain = subscribe("/sub/$c");
+    my $tls = subscribe("/sub/$c", ssl => 1);
+    my $why = H2Bridge::available('h2');
+    my ($b, $h2);
+    if (!$why) {
+        $b = H2Bridge->start('h2');
+        $h2 = subscribe("/sub/$c", port => $b->port);
+    }
+    # python3-websockets offers permessage-deflate, as browsers do
+    my $port = Apache::Test::vars('port');
+    my $pid = open(my $py, '-|', '/usr/bin/python3',
+                   "$FindBin::Bin/interop/chan_subscriber.py",
+                   "ws://127.0.0.1:$port/sub/$c", $n) or die "python3: $!";
+    my $ready = <$py> // '';
+    my $want = 3 + ($h2 ? 1 : 0);
+    for (1 .. 50) {
+        my (undef, $i) = info($c);
+        last if $i && $i->{subscribers} >= $want;
+        sleep 0.1;
+    }
+    for my $m (@msgs) {
+        my $body = $m->[1];
+        utf8::encode($body) if $m->[0] eq 'text';
+        publish($c, $body, type => $m->[0] eq 'text' ? 'text/plain'
+                                   : 'application/octet-stream');
+    }
+    my $expect = join '|', map {
+        my $p = $_->[1];
+        utf8::encode($p) if $_->[0] eq 'text';
+        ($_->[0] eq 'text' ? 1 : 2) . ':' . unpack('H*', $p)
+    } @msgs;
+    my $seen = sub {
+        join '|', map { "$_->{opcode}:" . unpack('H*', $_->{payload}) }
+            frames($_[0], $n, 10);
+    };
+    ok t_cmp($seen->($plain) eq $expect ? 'same' : 'differ', 'same',
+             'a plain subscriber got every message');
+    ok t_cmp($seen->($tls) eq $expect ? 'same' : 'differ', 'same',
+             'a wss:// subscriber got the same');
+    SKIP: {
+        if ($why) {
+            skip($why, 1);
+            last SKIP;
+        }
+        ok t_cmp($seen->($h2) eq $expect ? 'same' : 'differ', 'same',
+                 'an HTTP/2 subscriber got the same');
+    }
+    my $out = join '', <$py>;
+    waitpid $pid, 0;
+    my $r = decode((split /\n/, $out)[-1]);
+    ok t_cmp($r && $r->{extensions}, qr/^permessage-deflate/,
+             'python3-websockets agreed permessage-deflate');
+    my $got = $r ? join '|', map {
+        ($_->[0] eq 'text' ? 1 : 2) . ':' . $_->[1] } @{ $r->{messages} }
+        : $out;
+    ok t_cmp($got eq $expect ? 'same' : 'differ: ' . substr($got, 0, 200),
+             'same', 'the compressed subscriber got the same');
+    done($plain, $tls, $h2);
+    $b->stop if $b;
+});
+
 # ---- across children ----------------------------------------------------
 case(5, 'every subscriber in every child, same order, no duplicates', sub {
     my $c = ch('x');
@@ -408,6 +480,55 @@ case(4, 'a subscriber that does not read is closed; others get all', sub {
     ok t_cmp($r->{code}, 1008, 'the one that did not read: 1008');
     ok t_cmp($r->{reason}, 'slow', 'reason "slow"');
     done($slow, @ok);
+});
+
+# A publisher must never wait for a subscriber: with one that reads
+# nothing (and stays, under drop) the POSTs are answered as fast as
+# without it, and the readers next to it get every message.
+case(3, 'publishers never wait for a subscriber that does not read', sub {
+    my $F = WSMem::slow_factor();
+    my $ua = Apache::TestRequest::user_agent(keep_alive => 1);
+    my $body = 'w' x 20000;
+    my $timed = sub {
+        my ($c, $n) = @_;
+        my @t;
+        for (1 .. $n) {
+            my $url = Apache::TestRequest::resolve_url("/pub/$c");
+            my $t0 = time;
+            my $res = $ua->post($url, 'Content-Type' => 'text/plain',
+                                Content => sprintf('%04d', $_) . $body);
+            push @t, time - $t0;
+            die 'publish: ' . $res->code unless $res->code =~ /^20[12]$/;
+        }
+        (sort { $a <=> $b } @t)[$n / 2, $n - 1];
+    };
+    my $c0 = ch('calm');
+    my @r0 = map { subscribe("/sub/$c0") } 1 .. 3;
+    my ($base) = $timed->($c0, 100);
+    my $c = ch('stuck');
+    my $stuck = subscribe("/dropsub/$c");
+    my @readers = map { subscribe("/sub/$c") } 1 .. 3;
+    my $pid = fork;
+    die "fork: $!" unless defined $pid;
+    if (!$pid) {
+        # the readers read in another process while this one publishes
+        my @n = map { scalar frames($_, 200, 10 * $F) } @readers;
+        require POSIX;
+        POSIX::_exit("@n" eq '200 200 200' ? 0 : 1);
+    }
+    my ($median, $max) = $timed->($c, 200);
+    waitpid $pid, 0;
+    printf "# publish latency: median %.1f ms, max %.1f ms; calm channel "
+        . "median %.1f ms\n", 1000 * $median, 1000 * $max, 1000 * $base;
+    ok t_cmp($? >> 8, 0, 'the readers got all 200 messages (4 MB)');
+    ok t_cmp($max < 1 * $F ? 'prompt' : sprintf('%.3f s', $max), 'prompt',
+             'no publish waited for the subscriber that does not read');
+    ok t_cmp($median <= 3 * $base + 0.02 ? 'unchanged'
+             : sprintf('median %.1f ms, %.1f ms without it', 1000 * $median,
+                       1000 * $base), 'unchanged',
+             'the publishers\' median latency is that of a calm channel');
+    frames($_, 100, 5) for @r0;
+    done(@r0, $stuck, @readers);
 });
 
 case(4, 'WebSocketSlowSubscriber drop: skipped, each skip announced', sub {

@@ -64,6 +64,9 @@ my @refuse = (
      loc(handler_line($echo, 'echo_init'),
          '    WebSocketAllowReservedStatusCodes maybe'),
      [qr/WebSocketAllowReservedStatusCodes/, qr/\bOn\b/i, qr/\bOff\b/i]],
+    ['WebSocketPluginOption with one argument',
+     loc(handler_line($echo, 'echo_init'), '    WebSocketPluginOption greeting'),
+     [qr/WebSocketPluginOption/]],
     ['relative DSO path that does not exist under ServerRoot',
      loc(handler_line('lib/nope.so', 'echo_init')),
      [qr{lib/nope\.so}, qr/echo_init/]],
@@ -363,7 +366,7 @@ for my $r (['/echo', 1004, 1002, 'Off (default): reserved 1004 refused'],
 case(3, 'outer section', sub {
     my $c = WSClient->connect(path => '/nest', origin => 'http://a.example');
     ok t_cmp($c->status, 101, '/nest: a.example trusted');
-    ok t_cmp($c->header('X-Server-Version'), 1, '/nest: the test plugin');
+    ok t_cmp($c->header('X-Server-Version'), 2, '/nest: the test plugin');
     $c->send_text('z' x 11);
     ok t_cmp(desc($c->read_frame), '1:' . ('z' x 11), '/nest: default size');
     done($c);
@@ -372,7 +375,7 @@ size_case('inner section sets only the size: limit 10', '/nest/inner', 10,
           1009, origin => 'http://a.example');
 case(3, 'inner section keeps the parent plugin and origin rules', sub {
     my $c = WSClient->connect(path => '/nest/inner', origin => 'http://a.example');
-    ok t_cmp($c->header('X-Server-Version'), 1,
+    ok t_cmp($c->header('X-Server-Version'), 2,
              '/nest/inner: plugin of the parent (test plugin)');
     done($c);
     $c = WSClient->connect(path => '/nest/inner', origin => 'http://b.example');
@@ -383,7 +386,7 @@ case(3, 'inner section keeps the parent plugin and origin rules', sub {
 case(3, 'inner WebSocketTrustedOrigin replaces the list', sub {
     my $c = WSClient->connect(path => '/nest/replace', origin => 'http://b.example');
     ok t_cmp($c->status, 101, '/nest/replace: own origin trusted');
-    ok t_cmp($c->header('X-Server-Version'), 1, '/nest/replace: parent plugin');
+    ok t_cmp($c->header('X-Server-Version'), 2, '/nest/replace: parent plugin');
     done($c);
     $c = WSClient->connect(path => '/nest/replace', origin => 'http://a.example');
     ok t_cmp($c->status, 403, "/nest/replace: parent's origin no longer trusted");

@@ -3,8 +3,10 @@
 #
 # Real-browser check of the example pages: Debian's chromium, driven over
 # WebDriver (chromedriver) with nothing but the Python standard library,
-# loads client.html and increment.html from a running server and asserts
-# what a user sees on them, over ws:// and wss://.  t/browser/run starts
+# loads client.html, increment.html and chat.html (two tabs in a room of
+# a channel, a publish from the web application's side, a reconnect that
+# resumes with last_id) from a running server and asserts what a user
+# sees on them, over ws:// and wss://.  t/browser/run starts
 # the server and calls this script; run by hand:
 #   t/browser/browser.py --http http://127.0.0.1:P --https https://127.0.0.1:Q \
 #       [--error-log FILE]
@@ -13,6 +15,7 @@
 import argparse
 import json
 import os
+import ssl
 import shutil
 import signal
 import socket
@@ -119,6 +122,19 @@ class WebDriver:
         self.call("POST", self.s("/element/%s/value" % self.find(css)),
                   {"text": text})
 
+    def new_tab(self):
+        return self.call("POST", self.s("/window/new"),
+                         {"type": "tab"})["handle"]
+
+    def switch(self, handle):
+        self.call("POST", self.s("/window"), {"handle": handle})
+
+    def handle(self):
+        return self.call("GET", self.s("/window"))
+
+    def close_tab(self):
+        self.call("DELETE", self.s("/window"))
+
     def script(self, js, *args):
         return self.call("POST", self.s("/execute/sync"),
                          {"script": js, "args": list(args)})
@@ -222,6 +238,83 @@ def increment_page(wd, res, base, label):
            "status: %r" % wd.text("#status"))
 
 
+def chat_lines(wd):
+    return wd.script("return Array.prototype.map.call("
+                     "document.querySelectorAll('#log div.msg'),"
+                     "function (d) { return d.textContent; });")
+
+
+def post(url, body):
+    """What `curl -d BODY URL` does: a form-encoded POST."""
+    req = urllib.request.Request(url, data=body.encode(), headers={
+        "Content-Type": "application/x-www-form-urlencoded"})
+    ctx = ssl._create_unverified_context()      # the test's own certificate
+    with urllib.request.urlopen(req, timeout=10, context=ctx) as r:
+        return r.status, json.loads(r.read().decode())
+
+
+def chat_page(wd, res, base, label):
+    room = "browser-%s-%x" % (label, int(time.time() * 1000))
+    page = "%s/chat.html?room=%s&name=" % (base, room)
+    a = wd.handle()
+    wd.get(page + "alice")
+    b = wd.new_tab()
+    wd.switch(b)
+    wd.get(page + "bob")
+    ok = True
+    for h, who in ((a, "alice"), (b, "bob")):
+        wd.switch(h)
+        st = wait_for(lambda: wd.text("#status") == "connected", 10)
+        ok = res.ok(st, "%s: chat page of %s connected" % (label, who),
+                    "status: %r" % wd.text("#status")) and ok
+    if not ok:
+        wd.switch(b)
+        wd.close_tab()
+        wd.switch(a)
+        return
+    # bob types; both tabs show it
+    wd.type("#text", "hello from bob")
+    wd.click("#send")
+    for h, who in ((b, "bob"), (a, "alice")):
+        wd.switch(h)
+        got = wait_for(lambda: "bob: hello from bob" in chat_lines(wd), 5)
+        res.ok(got, "%s: %s's tab shows bob's message" % (label, who),
+               "lines: %r" % chat_lines(wd))
+    # the web application publishes with a POST (what curl -d does)
+    code, j = post("%s/pub/%s" % (base, room), "news from curl")
+    res.ok(code == 201 and j.get("subscribers") == 2,
+           "%s: curl -d publish answered 201, 2 subscribers" % label,
+           "%s %r" % (code, j))
+    for h, who in ((a, "alice"), (b, "bob")):
+        wd.switch(h)
+        got = wait_for(lambda: "news from curl" in chat_lines(wd), 5)
+        res.ok(got, "%s: the published message appears in %s's tab"
+               % (label, who), "lines: %r" % chat_lines(wd))
+    # alice goes away; bob and the application go on; alice comes back
+    # with last_id and gets exactly what she missed
+    wd.switch(a)
+    before = chat_lines(wd)
+    wd.click("#toggle")
+    wait_for(lambda: wd.text("#status") == "closed", 5)
+    wd.switch(b)
+    for m in ("missed one", "missed two"):
+        wd.type("#text", m)
+        wd.click("#send")
+    wait_for(lambda: "bob: missed two" in chat_lines(wd), 5)
+    post("%s/pub/%s" % (base, room), "missed three")
+    wait_for(lambda: "missed three" in chat_lines(wd), 5)
+    wd.switch(a)
+    wd.click("#toggle")
+    want = before + ["bob: missed one", "bob: missed two", "missed three"]
+    got = wait_for(lambda: chat_lines(wd) == want, 10)
+    res.ok(got, "%s: reconnected with last_id, got the three missed "
+           "messages once, in order" % label,
+           "want %r\ngot  %r" % (want, chat_lines(wd)))
+    wd.switch(b)
+    wd.close_tab()
+    wd.switch(a)
+
+
 def free_port():
     s = socket.socket()
     s.bind(("127.0.0.1", 0))
@@ -273,7 +366,7 @@ def main():
         if args.https:
             pages.append(("wss", args.https))
         for label, base in pages:
-            for check in (echo_page, increment_page):
+            for check in (echo_page, increment_page, chat_page):
                 try:
                     check(wd, res, base, label)
                 except Exception as e:      # one broken page: go on

@@ -4,7 +4,7 @@
  * t/api.t).  One DSO, several init symbols:
  *
  *   null_init        returns NULL                       -> config error
- *   badversion_init  version 1                          -> config error
+ *   badversion_init  version 2 (unknown)                -> config error
  *   small_init       size < sizeof(WebSocketPlugin)     -> config error
  *   nomessage_init   on_message NULL                    -> config error
  *   big_init         size > sizeof(WebSocketPlugin)     -> accepted (echo)
@@ -46,7 +46,7 @@ EXPORT WebSocketPlugin *CALLBACK null_init(void)
 }
 
 static WebSocketPlugin badversion_plugin = {
-    sizeof(WebSocketPlugin), 1, NULL, accept_connect, echo_message, NULL
+    sizeof(WebSocketPlugin), 2, NULL, accept_connect, echo_message, NULL
 };
 
 EXPORT WebSocketPlugin *CALLBACK badversion_init(void);
@@ -93,6 +93,19 @@ EXPORT WebSocketPlugin *CALLBACK big_init(void);
 EXPORT WebSocketPlugin *CALLBACK big_init(void)
 {
     return &big_plugin.v0;
+}
+
+/* says version 1 but has only the members of version 0 (this file sees
+ * the 40-byte struct): accepted, and never read past its end */
+static WebSocketPlugin v1small_plugin = {
+    sizeof(WebSocketPlugin), WEBSOCKET_PLUGIN_VERSION_1, NULL,
+    accept_connect, echo_message, NULL
+};
+
+EXPORT WebSocketPlugin *CALLBACK v1small_init(void);
+EXPORT WebSocketPlugin *CALLBACK v1small_init(void)
+{
+    return &v1small_plugin;
 }
 
 static WebSocketPlugin minimal_plugin = {

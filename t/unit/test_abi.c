@@ -1,11 +1,14 @@
 /* Licensed under the Apache License, Version 2.0 (see LICENSE).
  *
  * test_abi.c -- Check tests pinning the plugin ABI of websocket_plugin.h
- * (SPEC section 1): constants, struct layout, callback signatures.
+ * (SPEC sections 1 and 7): constants, struct layout of API v0 and v1,
+ * callback signatures, the size test of WEBSOCKET_SERVER_HAS.
  */
 
 /* First and alone: the header must compile without anything included
- * before it (it needs only the <stdlib.h> it includes itself). */
+ * before it (it needs only the standard headers it includes itself).
+ * This file sees API v1; test_abi_v0.c is a version 0 source. */
+#define WEBSOCKET_PLUGIN_API 1
 #include "websocket_plugin.h"
 
 /* ... and must not drag in APR or httpd: plugins build without them. */
@@ -20,6 +23,8 @@
 #include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
+
+#include "test_abi.h"
 
 #define N_ROWS(t) ((int)(sizeof(t) / sizeof((t)[0])))
 
@@ -42,6 +47,20 @@ static const struct {
     ROW(MESSAGE_TYPE_PONG, 257),
     ROW(WEBSOCKET_SERVER_VERSION_1, 1),
     ROW(WEBSOCKET_PLUGIN_VERSION_0, 0),
+    ROW(WEBSOCKET_SERVER_VERSION_2, 2),
+    ROW(WEBSOCKET_PLUGIN_VERSION_1, 1),
+    ROW(WEBSOCKET_HOST_VERSION_1, 1),
+    ROW(WEBSOCKET_OK, 0),
+    ROW(WEBSOCKET_ERR_INVALID, -1),
+    ROW(WEBSOCKET_ERR_CLOSED, -2),
+    ROW(WEBSOCKET_ERR_FULL, -3),
+    ROW(WEBSOCKET_ERR_LIMIT, -4),
+    ROW(WEBSOCKET_ERR_UNAVAILABLE, -5),
+    ROW(WEBSOCKET_ERR_NOT_FOUND, -6),
+    ROW(WEBSOCKET_CHANNEL_NAME_MAX, 255),
+    ROW(WEBSOCKET_CHANNELS_MAX, 255),
+    ROW(WEBSOCKET_CLOSE_NO_STATUS, 1005),
+    ROW(WEBSOCKET_CLOSE_ABNORMAL, 1006),
 #undef ROW
 };
 
@@ -72,6 +91,9 @@ static const struct {
 #define PLG(m, off, sz)                                                    \
     {"WebSocketPlugin." #m, offsetof(WebSocketPlugin, m),                  \
      sizeof(((WebSocketPlugin *)0)->m), off, sz}
+#define HST(m, off, sz)                                                    \
+    {"WebSocketHost." #m, offsetof(WebSocketHost, m),                      \
+     sizeof(((WebSocketHost *)0)->m), off, sz}
     SRV(size, 0, 4),
     SRV(version, 4, 4),
     SRV(state, 8, 8),
@@ -89,8 +111,24 @@ static const struct {
     PLG(on_connect, 16, 8),
     PLG(on_message, 24, 8),
     PLG(on_disconnect, 32, 8),
+    /* API v1, appended */
+    SRV(subscribe, 80, 8),
+    SRV(unsubscribe, 88, 8),
+    SRV(publish, 96, 8),
+    SRV(close_with, 104, 8),
+    SRV(option, 112, 8),
+    PLG(on_close, 40, 8),
+    PLG(on_load, 48, 8),
+    PLG(on_child_init, 56, 8),
+    PLG(on_child_exit, 64, 8),
+    HST(size, 0, 4),
+    HST(version, 4, 4),
+    HST(state, 8, 8),
+    HST(publish, 16, 8),
+    HST(option, 24, 8),
 #undef SRV
 #undef PLG
+#undef HST
 };
 
 START_TEST(test_layout_lp64)
@@ -106,151 +144,211 @@ END_TEST
 
 START_TEST(test_struct_size_lp64)
 {
-    ck_assert_uint_eq(sizeof(WebSocketServer), 80);
-    ck_assert_uint_eq(sizeof(WebSocketPlugin), 40);
+    /* version 0 as a v0 source sees it; v1 with WEBSOCKET_PLUGIN_API */
+    ck_assert_uint_eq(abi_v0_server_size(), 80);
+    ck_assert_uint_eq(abi_v0_plugin_size(), 40);
+    ck_assert_uint_eq(sizeof(WebSocketServer), 120);
+    ck_assert_uint_eq(sizeof(WebSocketPlugin), 72);
+    ck_assert_uint_eq(sizeof(WebSocketHost), 32);
 }
 END_TEST
 
 /* ---- signatures ---------------------------------------------------- */
 
-/* Functions with exactly the signatures of SPEC section 1.  Storing them
- * in the structs below is a compile error under -Werror if a typedef's
- * return or parameter types change; calling through the members checks
- * the arguments arrive where a 0.1.2 plugin puts them. */
-static const char *last_key;
-static const char *last_value;
-static int last_type;
-static size_t last_size;
-
-static struct request_rec *CALLBACK fake_request(const WebSocketServer *s)
+START_TEST(test_signatures_v0)
 {
-    return (struct request_rec *)(void *)s->state;
+    /* in test_abi_v0.c: a version 0 source, positional initialisers */
+    abi_v0_signatures();
 }
+END_TEST
 
-static const char *CALLBACK fake_header_get(const WebSocketServer *s,
-                                            const char *key)
+START_TEST(test_v0_view)
 {
-    (void)s;
-    last_key = key;
-    return "value";
+    /* without WEBSOCKET_PLUGIN_API a source sees the structs of v0 */
+    ck_assert_uint_eq(abi_v0_server_size(),
+                      offsetof(WebSocketServer, subscribe));
+    ck_assert_uint_eq(abi_v0_plugin_size(),
+                      offsetof(WebSocketPlugin, on_close));
 }
+END_TEST
 
-static void CALLBACK fake_header_set(const WebSocketServer *s,
-                                     const char *key, const char *value)
-{
-    (void)s;
-    last_key = key;
-    last_value = value;
-}
+/* API v1: functions with exactly the documented signatures */
+static const char *v1_channel;
+static int v1_code;
 
-static size_t CALLBACK fake_protocol_count(const WebSocketServer *s)
+static int CALLBACK fake_subscribe(const WebSocketServer *s,
+                                   const char *channel)
 {
     (void)s;
-    return 2;
+    v1_channel = channel;
+    return WEBSOCKET_OK;
 }
 
-static const char *CALLBACK fake_protocol_index(const WebSocketServer *s,
-                                                const size_t index)
+static int CALLBACK fake_unsubscribe(const WebSocketServer *s,
+                                     const char *channel)
 {
     (void)s;
-    return index == 1 ? "second" : NULL;
+    v1_channel = channel;
+    return WEBSOCKET_ERR_NOT_FOUND;
 }
 
-static void CALLBACK fake_protocol_set(const WebSocketServer *s,
-                                       const char *protocol)
-{
-    (void)s;
-    last_value = protocol;
-}
-
-static size_t CALLBACK fake_send(const WebSocketServer *s, const int type,
+static int CALLBACK fake_publish(const WebSocketServer *s,
+                                 const char *channel, const int type,
                                  const unsigned char *buffer,
                                  const size_t buffer_size)
 {
     (void)s;
     (void)buffer;
-    last_type = type;
-    last_size = buffer_size;
+    v1_channel = channel;
+    return type == MESSAGE_TYPE_TEXT ? (int)buffer_size
+                                     : WEBSOCKET_ERR_INVALID;
+}
+
+static int CALLBACK fake_close_with(const WebSocketServer *s,
+                                    const int code, const char *reason)
+{
+    (void)s;
+    v1_code = code;
+    v1_channel = reason;
+    return WEBSOCKET_OK;
+}
+
+static const char *CALLBACK fake_option(const WebSocketServer *s,
+                                        const char *key)
+{
+    (void)s;
+    return key;
+}
+
+static int CALLBACK fake_host_publish(const WebSocketHost *h,
+                                      const char *channel, const int type,
+                                      const unsigned char *buffer,
+                                      const size_t buffer_size)
+{
+    (void)h;
+    (void)type;
+    (void)buffer;
+    v1_channel = channel;
+    return (int)buffer_size;
+}
+
+static const char *CALLBACK fake_host_option(const WebSocketHost *h,
+                                             const char *key)
+{
+    (void)h;
+    return key;
+}
+
+static const WebSocketHost *loaded_host;
+static int child_calls;
+
+static void CALLBACK fake_on_close(void *priv, const WebSocketServer *s,
+                                   const int code, const char *reason,
+                                   const size_t reason_size)
+{
+    (void)priv;
+    (void)s;
+    (void)reason_size;
+    v1_code = code;
+    v1_channel = reason;
+}
+
+static void CALLBACK fake_on_load(WebSocketPlugin *p, const WebSocketHost *h)
+{
+    (void)p;
+    loaded_host = h;
+}
+
+static void CALLBACK fake_on_child(WebSocketPlugin *p)
+{
+    (void)p;
+    child_calls++;
+}
+
+static size_t CALLBACK v1_on_message(void *priv, const WebSocketServer *s,
+                                     const int type, unsigned char *buffer,
+                                     const size_t buffer_size)
+{
+    (void)priv;
+    (void)s;
+    (void)type;
+    (void)buffer;
     return buffer_size;
 }
 
-static void CALLBACK fake_close(const WebSocketServer *s)
+START_TEST(test_signatures_v1)
 {
-    (void)s;
-    last_type = -2;
+    WebSocketServer server;
+    WebSocketHost host = {sizeof(WebSocketHost), WEBSOCKET_HOST_VERSION_1,
+                          NULL, fake_host_publish, fake_host_option};
+    /* positional, all members of version 1 */
+    WebSocketPlugin plugin = {
+        sizeof(WebSocketPlugin), WEBSOCKET_PLUGIN_VERSION_1, NULL, NULL,
+        v1_on_message, NULL, fake_on_close, fake_on_load, fake_on_child,
+        fake_on_child};
+    const unsigned char hi[] = "hi";
+
+    memset(&server, 0, sizeof(server));
+    server.size = sizeof(server);
+    server.version = WEBSOCKET_SERVER_VERSION_2;
+    server.subscribe = fake_subscribe;
+    server.unsubscribe = fake_unsubscribe;
+    server.publish = fake_publish;
+    server.close_with = fake_close_with;
+    server.option = fake_option;
+
+    ck_assert_int_eq(server.subscribe(&server, "room"), WEBSOCKET_OK);
+    ck_assert_str_eq(v1_channel, "room");
+    ck_assert_int_eq(server.unsubscribe(&server, "other"),
+                     WEBSOCKET_ERR_NOT_FOUND);
+    ck_assert_str_eq(v1_channel, "other");
+    ck_assert_int_eq(server.publish(&server, "p", MESSAGE_TYPE_TEXT, hi, 2),
+                     2);
+    ck_assert_int_eq(server.close_with(&server, 4000, "bye"), WEBSOCKET_OK);
+    ck_assert_int_eq(v1_code, 4000);
+    ck_assert_str_eq(v1_channel, "bye");
+    ck_assert_str_eq(server.option(&server, "greeting"), "greeting");
+    ck_assert_int_eq(host.publish(&host, "tick", MESSAGE_TYPE_TEXT, hi, 2),
+                     2);
+    ck_assert_str_eq(host.option(&host, "k"), "k");
+
+    plugin.on_load(&plugin, &host);
+    ck_assert_ptr_eq(loaded_host, &host);
+    plugin.on_close(NULL, &server, 1001, "away", 4);
+    ck_assert_int_eq(v1_code, 1001);
+    plugin.on_child_init(&plugin);
+    plugin.on_child_exit(&plugin);
+    ck_assert_int_eq(child_calls, 2);
 }
+END_TEST
 
-static void CALLBACK fake_destroy(WebSocketPlugin *plugin)
+/* The test a v1 plugin makes against a server (or host) of any age. */
+START_TEST(test_has_member)
 {
-    (void)plugin;
-}
+    WebSocketServer server;
+    WebSocketHost host;
+    const WebSocketServer *none = NULL;
 
-static void *CALLBACK fake_on_connect(const WebSocketServer *s)
-{
-    return (void *)s;
-}
-
-static size_t CALLBACK fake_on_message(void *priv, const WebSocketServer *s,
-                                       const int type, unsigned char *buffer,
-                                       const size_t buffer_size)
-{
-    (void)priv;
-    return s->send(s, type, buffer, buffer_size);
-}
-
-static void CALLBACK fake_on_disconnect(void *priv, const WebSocketServer *s)
-{
-    (void)priv;
-    (void)s;
-}
-
-static WebSocketPlugin *CALLBACK fake_init(void)
-{
-    /* positional, the way 0.1.2 plugins initialise it */
-    static WebSocketPlugin plugin = {
-        sizeof(WebSocketPlugin), WEBSOCKET_PLUGIN_VERSION_0, fake_destroy,
-        fake_on_connect, fake_on_message, fake_on_disconnect};
-
-    return &plugin;
-}
-
-START_TEST(test_signatures)
-{
-    int state;
-    /* positional too: the member order is the one of SPEC section 1 */
-    WebSocketServer server = {
-        sizeof(WebSocketServer), WEBSOCKET_SERVER_VERSION_1,
-        (struct _WebSocketState *)(void *)&state, fake_request,
-        fake_header_get, fake_header_set, fake_protocol_count,
-        fake_protocol_index, fake_protocol_set, fake_send, fake_close};
-    WS_Init init = fake_init;
-    WebSocketPlugin *plugin = init();
-    unsigned char buf[] = "hello";
-
-    ck_assert_ptr_eq(server.request(&server), (void *)&state);
-    ck_assert_str_eq(server.header_get(&server, "Host"), "value");
-    ck_assert_str_eq(last_key, "Host");
-    server.header_set(&server, "X-Key", "x-value");
-    ck_assert_str_eq(last_key, "X-Key");
-    ck_assert_str_eq(last_value, "x-value");
-    ck_assert_uint_eq(server.protocol_count(&server), 2);
-    ck_assert_str_eq(server.protocol_index(&server, 1), "second");
-    ck_assert_ptr_null(server.protocol_index(&server, 2));
-    server.protocol_set(&server, "chat");
-    ck_assert_str_eq(last_value, "chat");
-
-    ck_assert_uint_eq(plugin->size, sizeof(WebSocketPlugin));
-    ck_assert_uint_eq(plugin->version, WEBSOCKET_PLUGIN_VERSION_0);
-    ck_assert_ptr_eq(plugin->on_connect(&server), &server);
-    ck_assert_uint_eq(plugin->on_message(NULL, &server, MESSAGE_TYPE_BINARY,
-                                         buf, 5),
-                      5);
-    ck_assert_int_eq(last_type, MESSAGE_TYPE_BINARY);
-    ck_assert_uint_eq(last_size, 5);
-    server.close(&server);
-    ck_assert_int_eq(last_type, -2);
-    plugin->on_disconnect(NULL, &server);
-    plugin->destroy(plugin);
+    memset(&server, 0, sizeof(server));
+    memset(&host, 0, sizeof(host));
+    /* an older module: the 80 bytes of version 1 */
+    server.size = (unsigned int)offsetof(WebSocketServer, subscribe);
+    ck_assert(WEBSOCKET_SERVER_HAS(&server, close));
+    ck_assert(!WEBSOCKET_SERVER_HAS(&server, subscribe));
+    ck_assert(!WEBSOCKET_SERVER_HAS(&server, option));
+    /* one member short */
+    server.size = (unsigned int)offsetof(WebSocketServer, option);
+    ck_assert(WEBSOCKET_SERVER_HAS(&server, close_with));
+    ck_assert(!WEBSOCKET_SERVER_HAS(&server, option));
+    server.size = sizeof(WebSocketServer);
+    ck_assert(WEBSOCKET_SERVER_HAS(&server, subscribe));
+    ck_assert(WEBSOCKET_SERVER_HAS(&server, option));
+    ck_assert(!WEBSOCKET_SERVER_HAS(none, send));
+    host.size = sizeof(WebSocketHost);
+    ck_assert(WEBSOCKET_HOST_HAS(&host, option));
+    host.size = (unsigned int)offsetof(WebSocketHost, option);
+    ck_assert(WEBSOCKET_HOST_HAS(&host, publish));
+    ck_assert(!WEBSOCKET_HOST_HAS(&host, option));
 }
 END_TEST
 
@@ -268,12 +366,21 @@ START_TEST(test_member_order)
         offsetof(WebSocketServer, protocol_index),
         offsetof(WebSocketServer, protocol_set),
         offsetof(WebSocketServer, send),
-        offsetof(WebSocketServer, close)};
+        offsetof(WebSocketServer, close),
+        offsetof(WebSocketServer, subscribe),
+        offsetof(WebSocketServer, unsubscribe),
+        offsetof(WebSocketServer, publish),
+        offsetof(WebSocketServer, close_with),
+        offsetof(WebSocketServer, option)};
     const size_t plg[] = {
         offsetof(WebSocketPlugin, destroy),
         offsetof(WebSocketPlugin, on_connect),
         offsetof(WebSocketPlugin, on_message),
-        offsetof(WebSocketPlugin, on_disconnect)};
+        offsetof(WebSocketPlugin, on_disconnect),
+        offsetof(WebSocketPlugin, on_close),
+        offsetof(WebSocketPlugin, on_load),
+        offsetof(WebSocketPlugin, on_child_init),
+        offsetof(WebSocketPlugin, on_child_exit)};
     size_t i;
 
     ck_assert_uint_eq(offsetof(WebSocketServer, size), 0);
@@ -289,19 +396,28 @@ START_TEST(test_member_order)
     for (i = 1; i < sizeof(plg) / sizeof(plg[0]); i++) {
         ck_assert_uint_eq(plg[i], plg[i - 1] + fp);
     }
-    ck_assert_uint_eq(sizeof(WebSocketServer), srv[8] + fp);
-    ck_assert_uint_eq(sizeof(WebSocketPlugin), plg[3] + fp);
+    ck_assert_uint_eq(sizeof(WebSocketServer), srv[13] + fp);
+    ck_assert_uint_eq(sizeof(WebSocketPlugin), plg[7] + fp);
+    ck_assert_uint_eq(offsetof(WebSocketHost, publish),
+                      offsetof(WebSocketHost, state) + sizeof(void *));
+    ck_assert_uint_eq(offsetof(WebSocketHost, option),
+                      offsetof(WebSocketHost, publish) + fp);
+    ck_assert_uint_eq(sizeof(WebSocketHost),
+                      offsetof(WebSocketHost, option) + fp);
 }
 END_TEST
 
 static Suite *abi_suite(void)
 {
     Suite *s = suite_create("websocket_plugin_abi");
-    TCase *tc = tcase_create("v0");
+    TCase *tc = tcase_create("v0 and v1");
 
     tcase_add_loop_test(tc, test_constant, 0, N_ROWS(constant_rows));
     tcase_add_test(tc, test_member_order);
-    tcase_add_test(tc, test_signatures);
+    tcase_add_test(tc, test_signatures_v0);
+    tcase_add_test(tc, test_v0_view);
+    tcase_add_test(tc, test_signatures_v1);
+    tcase_add_test(tc, test_has_member);
     /* The byte values of SPEC section 1 are those of LP64 (Linux, BSD,
      * macOS on 64-bit); elsewhere only the order above is pinned. */
     if (sizeof(void *) == 8 && sizeof(unsigned int) == 4) {

@@ -2,7 +2,9 @@
  *
  * test_queue.c -- Check unit tests of proto/ws_queue.c, the accounting
  * behind WebSocketMaxQueuedBytes: what a plugin thread may queue, when it
- * must wait, and that bytes stay counted until they are written.
+ * must wait, and that bytes stay counted until they are written; and
+ * payloads shared by many queues (a channel message for every
+ * subscriber), freed by their last user.
  */
 #include <check.h>
 #include <stdlib.h>
@@ -67,8 +69,8 @@ START_TEST(test_fifo_and_accounting)
     for (m = list, i = 0; m != NULL; m = m->next, i++) {
         ck_assert_uint_eq(m->len, 10 + i);
         ck_assert_uint_eq(m->opcode, OP_TEXT);
-        ck_assert_int_eq(m->data[0], 'a' + i);
-        ck_assert_int_eq(m->data[m->len - 1], 'a' + i);
+        ck_assert_int_eq(m->ptr[0], 'a' + i);
+        ck_assert_int_eq(m->ptr[m->len - 1], 'a' + i);
     }
     ck_assert_int_eq(i, 10);
     ws_queue_written(&q, 100);
@@ -77,6 +79,47 @@ START_TEST(test_fifo_and_accounting)
     ck_assert_uint_eq(q.bytes, 0);
     ck_assert_int_eq(ws_queue_room(&q, 900, 0, 0), WS_QUEUE_OK);
     ws_queue_free_list(list);
+}
+END_TEST
+
+/* One payload in three queues: no copy, counted in each, alive until
+ * the last list that refers to it is freed (ASan checks the frees). */
+START_TEST(test_shared_payload)
+{
+    ws_queue_t q[3];
+    ws_queue_msg_t *lists[3];
+    ws_payload_t *p = ws_payload_make(100);
+    int i;
+
+    ck_assert_ptr_nonnull(p);
+    memset(p->data, 'x', 100);
+    for (i = 0; i < 3; i++) {
+        ws_queue_init(&q[i], 150);
+        ck_assert_int_eq(ws_queue_push_shared(&q[i], OP_TEXT, p, 0),
+                         WS_QUEUE_OK);
+        ck_assert_uint_eq(q[i].bytes, 100);
+    }
+    /* the bound applies to shared payloads as to copies */
+    ck_assert_int_eq(ws_queue_push_shared(&q[0], OP_TEXT, p, 0),
+                     WS_QUEUE_FULL);
+    ck_assert_uint_eq(p->refs, 4);
+    ws_payload_unref(p); /* the maker's reference */
+    for (i = 0; i < 3; i++) {
+        lists[i] = ws_queue_take(&q[i]);
+        ck_assert_ptr_eq(lists[i]->ptr, p->data);
+        ck_assert_uint_eq(lists[i]->len, 100);
+    }
+    ws_queue_free_list(lists[0]);
+    ws_queue_free_list(lists[1]);
+    ck_assert_uint_eq(p->refs, 1);
+    ck_assert_int_eq(lists[2]->ptr[99], 'x');
+    ws_queue_free_list(lists[2]);
+    /* a queue cleared with a shared message drops its reference too */
+    p = ws_payload_make(1);
+    ws_queue_init(&q[0], 10);
+    ws_queue_push_shared(&q[0], OP_TEXT, p, 0);
+    ws_payload_unref(p);
+    ws_queue_clear(&q[0]);
 }
 END_TEST
 
@@ -162,6 +205,7 @@ static Suite *queue_suite(void)
     tcase_add_loop_test(tc, test_room, 0, N_ROWS(room_rows));
     tcase_add_test(tc, test_fifo_and_accounting);
     tcase_add_test(tc, test_close_ends_queue);
+    tcase_add_test(tc, test_shared_payload);
     tcase_add_test(tc, test_model);
     suite_add_tcase(s, tc);
     return s;
