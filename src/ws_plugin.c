@@ -10,9 +10,9 @@
 #include "http_log.h"
 
 #include "ws_chan.h"
+#include "ws_host.h"
 #include "ws_log.h"
 #include "ws_plugin.h"
-#include "ws_server.h"
 
 APLOG_USE_MODULE(websocket);
 
@@ -128,7 +128,7 @@ const char *ws_plugin_load(cmd_parms *cmd, const char *path,
                  WS_LOGNO(00001) "loaded plugin %s (init %s), API "
                  "version %u", full, symbol, wp->plugin->version);
     wp->section = section;
-    ws_server_host_init(wp);
+    ws_host_init(&wp->host, section);
     if (wp->plugin->version >= WEBSOCKET_PLUGIN_VERSION_1) {
         /* its connections may subscribe and publish, its threads too */
         ws_chan_mark_used();

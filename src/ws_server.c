@@ -3,22 +3,19 @@
  * ws_server.c -- the WebSocketServer functions plugins call: request
  * and header access, subprotocols, and send()/close() from any thread
  * through the session's bounded queue (API v0); channels, close codes
- * and options (API v1), and the WebSocketHost of v1 plugins.
+ * and options (API v1).
  */
 #include "httpd.h"
-#include <limits.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "apr_strings.h"
 
 #include "http_log.h"
-#include "http_main.h"
 
-#include "ws_chan.h"
-#include "ws_chanpost.h"
 #include "ws_chansub.h"
 #include "ws_engine.h"
+#include "ws_host.h"
 #include "ws_io.h"
 #include "ws_log.h"
 #include "ws_server.h"
@@ -172,27 +169,6 @@ static void CALLBACK srv_close(const WebSocketServer *server)
 
 /* ---- API v1 ------------------------------------------------------ */
 
-/* What an APR status of the channels means to a plugin. */
-static int api_result(apr_status_t rv)
-{
-    switch (rv) {
-    case APR_SUCCESS:
-        return WEBSOCKET_OK;
-    case APR_EINVAL:
-        return WEBSOCKET_ERR_INVALID;
-    case APR_EOF:
-        return WEBSOCKET_ERR_CLOSED;
-    case APR_EMFILE:
-        return WEBSOCKET_ERR_LIMIT;
-    case APR_NOTFOUND:
-        return WEBSOCKET_ERR_NOT_FOUND;
-    case APR_ENOTIMPL:
-        return WEBSOCKET_ERR_UNAVAILABLE;
-    default:
-        return WEBSOCKET_ERR_FULL; /* APR_ENOSPC, APR_ENOMEM */
-    }
-}
-
 /* Whether the connection still takes sends (not closing or closed). */
 static int session_open(ws_session_t *s)
 {
@@ -202,52 +178,6 @@ static int session_open(ws_session_t *s)
     open = s->state < WS_STATE_CLOSING;
     apr_thread_mutex_unlock(s->mutex);
     return open;
-}
-
-/* One publish of a plugin, with or without a connection. */
-static int plugin_publish(server_rec *srv, const char *channel, int type,
-                          const unsigned char *buf, size_t len,
-                          ws_chan_limits_t limits)
-{
-    static const unsigned char none[1];
-    apr_size_t n = channel ? strlen(channel) : 0;
-    ws_chan_posted_t out;
-    apr_status_t rv;
-    int done = 0, ctype;
-
-    if (n < 1 || n > WS_CHAN_NAME_MAX || (buf == NULL && len > 0)) {
-        return WEBSOCKET_ERR_INVALID;
-    }
-    if (buf == NULL) {
-        buf = none;
-    }
-    if (type == MESSAGE_TYPE_TEXT) {
-        if (!ws_utf8_valid(buf, len)) {
-            return WEBSOCKET_ERR_INVALID;
-        }
-        ctype = WS_CHAN_TEXT;
-    }
-    else if (type == MESSAGE_TYPE_BINARY) {
-        ctype = WS_CHAN_BINARY;
-    }
-    else {
-        return WEBSOCKET_ERR_INVALID;
-    }
-    if (!ws_chan_enabled()) {
-        return WEBSOCKET_ERR_UNAVAILABLE;
-    }
-    rv = ws_chan_post(&channel, 1, ctype, buf, len, limits, &out, &done);
-    if (rv == APR_SUCCESS && done == 1) {
-        return out.subscribers > INT_MAX ? INT_MAX : (int)out.subscribers;
-    }
-    if (rv != APR_SUCCESS && rv != APR_EINVAL && ws_chan_refusal_due()) {
-        ap_log_error(APLOG_MARK, APLOG_WARNING, rv, srv, WS_LOGNO(00901)
-                     "a plugin's message to channel %s was not published "
-                     "(%s); logged once a second at most", channel,
-                     rv == APR_ENOTIMPL ? "channels unavailable"
-                     : "channel memory full: WebSocketChannelMemory");
-    }
-    return api_result(rv);
 }
 
 static int CALLBACK srv_subscribe(const WebSocketServer *server,
@@ -261,7 +191,7 @@ static int CALLBACK srv_subscribe(const WebSocketServer *server,
     if (!session_open(s)) {
         return WEBSOCKET_ERR_CLOSED;
     }
-    return api_result(ws_chansub_add(s, channel));
+    return ws_host_result(ws_chansub_add(s, channel));
 }
 
 static int CALLBACK srv_unsubscribe(const WebSocketServer *server,
@@ -272,7 +202,7 @@ static int CALLBACK srv_unsubscribe(const WebSocketServer *server,
     if (s == NULL || channel == NULL) {
         return WEBSOCKET_ERR_INVALID;
     }
-    return api_result(ws_chansub_remove(s, channel));
+    return ws_host_result(ws_chansub_remove(s, channel));
 }
 
 static int CALLBACK srv_publish(const WebSocketServer *server,
@@ -291,7 +221,7 @@ static int CALLBACK srv_publish(const WebSocketServer *server,
     }
     lim.messages = s->settings->chan_history;
     lim.seconds = s->settings->chan_history_secs;
-    return plugin_publish(s->c->base_server, channel, type, buffer,
+    return ws_host_publish(s->c->base_server, channel, type, buffer,
                           buffer_size, lim);
 }
 
@@ -326,59 +256,6 @@ static const char *CALLBACK srv_option(const WebSocketServer *server,
         return NULL;
     }
     return apr_table_get(s->settings->plugin_options, key);
-}
-
-/* ---- the host of a v1 plugin ---------------------------------------- */
-
-static const ws_dir_conf_t *section_of(const WebSocketHost *host)
-{
-    const ws_plugin_t *wp = host ? (const ws_plugin_t *)(const void *)
-                                       host->state
-                                 : NULL;
-
-    return wp ? wp->section : NULL;
-}
-
-static int CALLBACK host_publish(const WebSocketHost *host,
-                                 const char *channel, const int type,
-                                 const unsigned char *buffer,
-                                 const size_t buffer_size)
-{
-    const ws_dir_conf_t *conf = section_of(host);
-    ws_chan_limits_t lim;
-
-    lim.messages = WS_DEFAULT_CHAN_HISTORY;
-    lim.seconds = WS_DEFAULT_CHAN_HISTORY_SECS;
-    if (conf != NULL && conf->chan_history != -1) {
-        lim.messages = (apr_uint32_t)conf->chan_history;
-    }
-    if (conf != NULL && conf->chan_history_secs != -1) {
-        lim.seconds = (apr_uint32_t)conf->chan_history_secs;
-    }
-    return plugin_publish(ap_server_conf, channel, type, buffer,
-                          buffer_size, lim);
-}
-
-static const char *CALLBACK host_option(const WebSocketHost *host,
-                                        const char *key)
-{
-    const ws_dir_conf_t *conf = section_of(host);
-
-    if (conf == NULL || key == NULL || conf->plugin_options == NULL) {
-        return NULL;
-    }
-    return apr_table_get(conf->plugin_options, key);
-}
-
-void ws_server_host_init(ws_plugin_t *wp)
-{
-    WebSocketHost *h = &wp->host;
-
-    h->size = sizeof(WebSocketHost);
-    h->version = WEBSOCKET_HOST_VERSION_1;
-    h->state = (struct _WebSocketHostState *)(void *)wp;
-    h->publish = host_publish;
-    h->option = host_option;
 }
 
 void ws_server_init(ws_session_t *s)
