@@ -8,6 +8,12 @@
 
 #include "ws_async.h"
 #include "ws_chan.h"
+#include "ws_chanredis.h"
+#include "ws_chansub.h"
+#ifdef WS_HAVE_HIREDIS
+#include "ws_chanlisten.h"
+#endif
+#include "ws_chanstatus.h"
 #include "ws_check.h"
 #include "ws_config.h"
 #include "ws_deflate_filter.h"
@@ -26,9 +32,17 @@ static void register_hooks(apr_pool_t *p)
     ws_handshake_register_hooks(p);
     ws_registry_register_hooks(p);
     ws_status_register_hooks(p);
+    ws_chanstatus_register_hooks(p);
     ws_async_register_hooks(p);
     ws_check_register_hooks(p);
     ws_chan_register_hooks(p);
+    ws_chanredis_register_hooks(p);
+#ifdef WS_HAVE_HIREDIS
+    ws_chanlisten_register();
+#endif
+    /* what the delivery thread and the Redis listener hand over goes to
+     * this child's subscribers */
+    ws_chan_set_sink(ws_chansub_child_init, ws_chansub_deliver);
     ws_publisher_register_hooks(p);
     ws_plugin_register_hooks(p);
 }

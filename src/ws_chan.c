@@ -19,6 +19,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "apr_atomic.h"
 #include "apr_file_io.h"
 #include "apr_global_mutex.h"
 #include "apr_shm.h"
@@ -32,8 +33,6 @@
 #include "util_mutex.h"
 
 #include "ws_chan.h"
-#include "ws_chanredis.h"
-#include "ws_chansub.h"
 #include "ws_log.h"
 
 APLOG_USE_MODULE(websocket);
@@ -73,6 +72,8 @@ static ws_chan_store_t *store;
 static ws_chan_slot_t *slot_table;
 static apr_uint32_t my_slot = (apr_uint32_t)-1;
 static volatile int stopping;
+static apr_status_t (*sink_init)(apr_pool_t *pchild);
+static void (*sink_deliver)(ws_chan_delivery_t *list);
 static apr_thread_t *thread;
 
 void ws_chan_mark_used(void)
@@ -325,10 +326,10 @@ static apr_status_t release_slot(void *data)
 }
 
 /* Copies up to a batch of log entries out under the lock. */
-static ws_chansub_msg_t *read_batch(apr_uint64_t *cursor, int *more,
+static ws_chan_delivery_t *read_batch(apr_uint64_t *cursor, int *more,
                                     apr_uint64_t *lost_total)
 {
-    ws_chansub_msg_t *head = NULL, **tail = &head;
+    ws_chan_delivery_t *head = NULL, **tail = &head;
     apr_size_t bytes = 0;
     int n = 0;
 
@@ -339,7 +340,7 @@ static ws_chansub_msg_t *read_batch(apr_uint64_t *cursor, int *more,
     while (n < WS_CHAN_BATCH && bytes < WS_CHAN_BATCH_BYTES) {
         ws_chan_msg_t m;
         apr_uint64_t lost = 0;
-        ws_chansub_msg_t *c;
+        ws_chan_delivery_t *c;
         apr_status_t rv = ws_chan_log_read(store, cursor, &m, &lost);
 
         if (APR_STATUS_IS_INCOMPLETE(rv)) {
@@ -401,6 +402,43 @@ static void wait_wakeup(apr_file_t *rd)
     }
 }
 
+void ws_chan_deliveries_free(ws_chan_delivery_t *m)
+{
+    while (m != NULL) {
+        ws_chan_delivery_t *next = m->next;
+
+        ws_payload_unref(m->plain);
+        ws_payload_unref(m->meta);
+        free(m);
+        m = next;
+    }
+}
+
+/* when a refusal was last logged, in seconds (one line a second) */
+static volatile apr_uint32_t refusal_logged;
+
+int ws_chan_refusal_due(void)
+{
+    apr_uint32_t now = (apr_uint32_t)apr_time_sec(apr_time_now());
+    apr_uint32_t was = apr_atomic_read32(&refusal_logged);
+
+    return was != now && apr_atomic_cas32(&refusal_logged, now, was) == was;
+}
+
+void ws_chan_set_sink(apr_status_t (*init)(apr_pool_t *pchild),
+                      void (*deliver)(ws_chan_delivery_t *list))
+{
+    sink_init = init;
+    sink_deliver = deliver;
+}
+
+void ws_chan_deliver(ws_chan_delivery_t *list)
+{
+    if (sink_deliver != NULL && list != NULL) {
+        sink_deliver(list);
+    }
+}
+
 static void *APR_THREAD_FUNC delivery(apr_thread_t *t, void *data)
 {
     server_rec *s = data;
@@ -414,7 +452,7 @@ static void *APR_THREAD_FUNC delivery(apr_thread_t *t, void *data)
     apr_global_mutex_unlock(mutex);
     apr_file_pipe_timeout_set(rd, apr_time_from_sec(1));
     while (!stopping) {
-        ws_chansub_msg_t *batch;
+        ws_chan_delivery_t *batch;
         apr_time_t now;
 
         if (!more) {
@@ -431,8 +469,8 @@ static void *APR_THREAD_FUNC delivery(apr_thread_t *t, void *data)
                          "subscribers concerned are told)", lost);
             lost = 0;
         }
-        ws_chansub_deliver(batch);
-        ws_chansub_free_msgs(batch);
+        ws_chan_deliver(batch);
+        ws_chan_deliveries_free(batch);
         now = apr_time_now();
         if (now - last_trim >= apr_time_from_sec(1)
             && apr_global_mutex_lock(mutex) == APR_SUCCESS) {
@@ -478,7 +516,7 @@ static void ws_chan_child_init(apr_pool_t *pchild, server_rec *s)
         apr_pool_cleanup_register(pchild, NULL, release_slot,
                                   apr_pool_cleanup_null);
         why = "the subscriber table";
-        rv = ws_chansub_child_init(pchild);
+        rv = sink_init != NULL ? sink_init(pchild) : APR_ENOTIMPL;
     }
     if (rv == APR_SUCCESS) {
         why = "the delivery thread";
@@ -501,5 +539,4 @@ void ws_chan_register_hooks(apr_pool_t *p)
     ap_hook_pre_config(ws_chan_pre_config, NULL, NULL, APR_HOOK_MIDDLE);
     ap_hook_post_config(ws_chan_post_config, NULL, NULL, APR_HOOK_MIDDLE);
     ap_hook_child_init(ws_chan_child_init, NULL, NULL, APR_HOOK_MIDDLE);
-    ws_chanredis_register_hooks(p);
 }

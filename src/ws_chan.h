@@ -12,6 +12,7 @@
 #include "http_config.h"
 
 #include "ws_chanstore.h"
+#include "ws_queue.h"
 
 /** Default WebSocketChannelMemory: 32 MiB. */
 #define WS_CHAN_DEFAULT_MEMORY (32 * 1024 * 1024)
@@ -49,5 +50,52 @@ apr_size_t ws_chan_bitmap_size(void);
  * @remark call without the lock
  */
 void ws_chan_wake(const unsigned char *bitmap);
+
+/**
+ * Whether a refused publish should be logged now: true at most once a
+ * second in a process, so that a full memory does not flood the log.
+ */
+int ws_chan_refusal_due(void);
+
+/** A ws_chan_delivery_t that is no message: the broker's newest id of
+ * its channel after a catch-up (ws_chanlisten.c). */
+#define WS_CHAN_MARK 0x200
+
+/** A message on its way to this child's subscribers: copied out of the
+ * log by the delivery thread, or out of Redis by the listener. */
+typedef struct ws_chan_delivery_t {
+    struct ws_chan_delivery_t *next;
+    ws_chan_id_t id;
+    apr_uint64_t log;     /**< its position in the log */
+    int type;             /**< WS_CHAN_TEXT, _BINARY or _DELETED */
+    const char *name;     /**< NUL-terminated copy */
+    apr_size_t name_len;
+    const char *data;
+    apr_size_t len;
+    /** The payload every plain subscriber's queue refers to (data is
+     * its bytes), or NULL: each subscriber gets a copy of data. */
+    ws_payload_t *plain;
+    /** The same with the channel-meta prefix, made by the first such
+     * subscriber (delivery thread), or NULL. */
+    ws_payload_t *meta;
+} ws_chan_delivery_t;
+
+/**
+ * Frees a list of messages and drops their payload references (the
+ * queues that still refer to a payload keep it alive).
+ */
+void ws_chan_deliveries_free(ws_chan_delivery_t *list);
+
+/**
+ * Where deliveries go in a child: @p init makes the receiver ready
+ * (child_init, before any delivery) and @p deliver takes each batch, in
+ * log order, without blocking.  Set once, at hook registration.
+ */
+void ws_chan_set_sink(apr_status_t (*init)(apr_pool_t *pchild),
+                      void (*deliver)(ws_chan_delivery_t *list));
+
+/** Hands a batch to the sink (the delivery thread, the listener). */
+void ws_chan_deliver(ws_chan_delivery_t *list);
+
 
 #endif /* WS_CHAN_H */

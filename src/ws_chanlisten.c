@@ -6,7 +6,7 @@
  * It SUBSCRIBEs the channels this child has subscribers for (the first
  * local subscriber asks, ws_chanredis_listen(); the last one gone
  * unsubscribes), pings Redis every second, and hands each batch of
- * messages to ws_chansub_deliver() -- one delivery pass per batch in this
+ * messages to ws_chan_deliver() -- one delivery pass per batch in this
  * child, whatever the number of its subscribers.
  *
  * When the subscriber connection comes back (or a subscriber's start
@@ -33,7 +33,7 @@
 
 #include "ws_chanlisten.h"
 #include "ws_chanredis.h"
-#include "ws_chansub.h"
+#include "ws_chan.h"
 #include "ws_log.h"
 
 APLOG_USE_MODULE(websocket);
@@ -62,7 +62,7 @@ static int wake_fd[2] = {-1, -1};
 static volatile int stopping;
 static apr_thread_t *lthread;
 
-void ws_chanlisten_wake(void)
+static void listener_wake(void)
 {
     char b = 1;
 
@@ -98,7 +98,7 @@ apr_status_t ws_chanredis_listen(const char *const *names, int n)
         }
     }
     if (asked) {
-        ws_chanlisten_wake();
+        listener_wake();
     }
     for (;;) {
         apr_time_t now = apr_time_now();
@@ -138,12 +138,12 @@ void ws_chanredis_unlisten(const char *name)
     apr_thread_mutex_lock(lmutex);
     l = apr_hash_get(listening, name, strlen(name));
     if (l != NULL && --l->refs == 0) {
-        ws_chanlisten_wake();
+        listener_wake();
     }
     apr_thread_mutex_unlock(lmutex);
 }
 
-void ws_chanlisten_catchup(const char *name, int wake)
+static void listener_catchup(const char *name, int wake)
 {
     ws_listen_t *l;
 
@@ -157,7 +157,7 @@ void ws_chanlisten_catchup(const char *name, int wake)
     }
     apr_thread_mutex_unlock(lmutex);
     if (wake) {
-        ws_chanlisten_wake();
+        listener_wake();
     }
 }
 
@@ -165,11 +165,11 @@ void ws_chanlisten_catchup(const char *name, int wake)
 
 /* A message as ws_chan.c makes them: the name here, the payload in one
  * buffer that every subscriber's queue of this child will refer to. */
-static ws_chansub_msg_t *make_msg(const char *name, apr_size_t nlen,
+static ws_chan_delivery_t *make_msg(const char *name, apr_size_t nlen,
                                   ws_chan_id_t id, int type,
                                   const char *data, apr_size_t len)
 {
-    ws_chansub_msg_t *c = malloc(sizeof(*c) + nlen + 1);
+    ws_chan_delivery_t *c = malloc(sizeof(*c) + nlen + 1);
 
     if (c != NULL && (c->plain = ws_payload_make(len)) == NULL) {
         free(c);
@@ -196,7 +196,7 @@ static ws_chansub_msg_t *make_msg(const char *name, apr_size_t nlen,
 }
 
 /* "<epoch>:<seq>:<type>:<data>" from the pub/sub channel "ws:NAME". */
-static ws_chansub_msg_t *parse_message(const redisReply *ch,
+static ws_chan_delivery_t *parse_message(const redisReply *ch,
                                        const redisReply *p)
 {
     const char *s = p->str, *end = p->str + p->len, *c;
@@ -225,7 +225,7 @@ static ws_chansub_msg_t *parse_message(const redisReply *ch,
 /* Reads what Redis keeps of the channels to catch up and appends it,
  * then a mark with the newest id, to *tail.  On failure the channel
  * stays to catch up. */
-static int catch_up(ws_chansub_msg_t ***tail)
+static int catch_up(ws_chan_delivery_t ***tail)
 {
     apr_array_header_t *todo;
     apr_pool_t *p;
@@ -253,10 +253,10 @@ static int catch_up(ws_chansub_msg_t ***tail)
         ws_chan_id_t last, id;
         apr_status_t rv;
         redisReply *r = ws_chanredis_read(name, 1, 1, &last, &rv);
-        ws_chansub_msg_t *m;
+        ws_chan_delivery_t *m;
 
         if (r == NULL) {
-            ws_chanlisten_catchup(name, 0); /* tried again in a moment */
+            listener_catchup(name, 0); /* tried again in a moment */
             failed++;
             continue;
         }
@@ -275,7 +275,7 @@ static int catch_up(ws_chansub_msg_t ***tail)
                 *tail = &m->next;
             }
         }
-        m = make_msg(name, nl, last, WS_CHANSUB_MARK, "", 0);
+        m = make_msg(name, nl, last, WS_CHAN_MARK, "", 0);
         if (m != NULL) {
             **tail = m;
             *tail = &m->next;
@@ -379,10 +379,10 @@ static void forget_subscriptions(int catchup)
 }
 
 /* Handles one reply of the subscriber connection. */
-static void on_reply(redisReply *r, ws_chansub_msg_t ***live,
-                     ws_chansub_msg_t ***hold, int *nheld, int *pong)
+static void on_reply(redisReply *r, ws_chan_delivery_t ***live,
+                     ws_chan_delivery_t ***hold, int *nheld, int *pong)
 {
-    ws_chansub_msg_t *m;
+    ws_chan_delivery_t *m;
 
     if (r->type == REDIS_REPLY_STATUS && !strcasecmp(r->str, "PONG")) {
         *pong = 1; /* subscribed to nothing */
@@ -427,7 +427,7 @@ static void on_reply(redisReply *r, ws_chansub_msg_t ***live,
             (*nheld)++;
         }
         else {
-            ws_chansub_free_msgs(m);
+            ws_chan_deliveries_free(m);
         }
     }
 }
@@ -449,14 +449,14 @@ static void *APR_THREAD_FUNC listener(apr_thread_t *t, void *data)
     server_rec *s = data;
     redisContext *c = NULL;
     apr_interval_time_t backoff = WS_LISTEN_BACKOFF_MIN;
-    ws_chansub_msg_t *holdl = NULL, **hold = &holdl;
+    ws_chan_delivery_t *holdl = NULL, **hold = &holdl;
     apr_time_t pinged = 0;
     int ping_out = 0, down_logged = 0, nheld = 0;
     char err[256];
 
     while (!stopping) {
-        ws_chansub_msg_t *livel = NULL, **live = &livel, *cu = NULL;
-        ws_chansub_msg_t **cut = &cu;
+        ws_chan_delivery_t *livel = NULL, **live = &livel, *cu = NULL;
+        ws_chan_delivery_t **cut = &cu;
         struct pollfd pf[2];
         redisReply *r;
         apr_time_t now;
@@ -510,8 +510,8 @@ static void *APR_THREAD_FUNC listener(apr_thread_t *t, void *data)
             nheld = 0;
         }
         if (cu != NULL) {
-            ws_chansub_deliver(cu);
-            ws_chansub_free_msgs(cu);
+            ws_chan_deliver(cu);
+            ws_chan_deliveries_free(cu);
         }
         pf[0].fd = c->fd;
         pf[0].events = POLLIN;
@@ -551,8 +551,8 @@ static void *APR_THREAD_FUNC listener(apr_thread_t *t, void *data)
         }
         if (livel != NULL) {
             /* one delivery pass for the batch */
-            ws_chansub_deliver(livel);
-            ws_chansub_free_msgs(livel);
+            ws_chan_deliver(livel);
+            ws_chan_deliveries_free(livel);
             livel = NULL;
         }
         if (ping_out && apr_time_now() - pinged > ws_chanredis_timeout()) {
@@ -563,8 +563,8 @@ static void *APR_THREAD_FUNC listener(apr_thread_t *t, void *data)
         continue;
     lost:
         if (livel != NULL) {
-            ws_chansub_deliver(livel);
-            ws_chansub_free_msgs(livel);
+            ws_chan_deliver(livel);
+            ws_chan_deliveries_free(livel);
         }
         ap_log_error(APLOG_MARK, APLOG_ERR, 0, s, WS_LOGNO(01007)
                      "channel broker %s: subscriber connection lost (%s); "
@@ -574,13 +574,13 @@ static void *APR_THREAD_FUNC listener(apr_thread_t *t, void *data)
         c = NULL;
         forget_subscriptions(1);
         /* what was held is read again by the catch-up */
-        ws_chansub_free_msgs(holdl);
+        ws_chan_deliveries_free(holdl);
         holdl = NULL;
         hold = &holdl;
         nheld = 0;
         pause_for(backoff);
     }
-    ws_chansub_free_msgs(holdl);
+    ws_chan_deliveries_free(holdl);
     if (c != NULL) {
         redisFree(c);
     }
@@ -596,7 +596,7 @@ static apr_status_t stop_listener(void *data)
         return APR_SUCCESS;
     }
     stopping = 1;
-    ws_chanlisten_wake();
+    listener_wake();
     apr_thread_join(&rv, lthread);
     lthread = NULL;
     /* subscriptions of connections that did not end before the child */
@@ -611,7 +611,7 @@ static apr_status_t stop_listener(void *data)
     return APR_SUCCESS;
 }
 
-apr_status_t ws_chanlisten_start(apr_pool_t *pchild, server_rec *s)
+static apr_status_t listener_start(apr_pool_t *pchild, server_rec *s)
 {
     apr_status_t rv;
 
@@ -640,4 +640,13 @@ apr_status_t ws_chanlisten_start(apr_pool_t *pchild, server_rec *s)
     }
     apr_pool_pre_cleanup_register(pchild, NULL, stop_listener);
     return APR_SUCCESS;
+}
+
+void ws_chanlisten_register(void)
+{
+    static const ws_chanredis_listener_t ops = {
+        listener_start, listener_wake, listener_catchup
+    };
+
+    ws_chanredis_set_listener(&ops);
 }

@@ -13,10 +13,6 @@
 
 #include "ws_chanstore.h"
 
-/** Channel NAME is the pub/sub channel "ws:NAME" in Redis, and its keys
- * "ws:NAME:meta" and "ws:NAME:hist". */
-#define WS_CHANREDIS_PREFIX "ws:"
-
 /* -- ws_chanredis.c -- */
 
 /** The broker's URL without credentials, for the log. */
@@ -49,23 +45,25 @@ redisReply *ws_chanredis_read(const char *name, int create, int entries,
 /** An integer or numeric string of a reply. */
 apr_uint64_t ws_chanredis_u64(const redisReply *r);
 
+/** What the command side asks of the listener: it knows the listener
+ * only through these, handed over once at hook registration. */
+typedef struct {
+    /** Starts this child's listener thread (child_init); its stop is
+     * registered as a pre-cleanup of @p pchild. */
+    apr_status_t (*start)(apr_pool_t *pchild, server_rec *s);
+    /** Wakes the listener (non-blocking; any thread). */
+    void (*wake)(void);
+    /** Catches channel @p name up before more of it is delivered live
+     * (@p wake: now, else within a quarter of a second). */
+    void (*catchup)(const char *name, int wake);
+} ws_chanredis_listener_t;
+
+/** Hands the listener's entry points to the command side. */
+void ws_chanredis_set_listener(const ws_chanredis_listener_t *l);
+
 /* -- ws_chanlisten.c -- */
 
-/**
- * Starts this child's listener thread (child_init).
- * @remark its stop is registered as a pre-cleanup of @p pchild
- */
-apr_status_t ws_chanlisten_start(apr_pool_t *pchild, server_rec *s);
-
-/** Wakes the listener (non-blocking; any thread). */
-void ws_chanlisten_wake(void);
-
-/**
- * Asks the listener to catch channel @p name up (its retained messages,
- * then its newest id) before it delivers more of it live.
- * @param wake wake the listener now (otherwise its next round, within
- *        a quarter of a second)
- */
-void ws_chanlisten_catchup(const char *name, int wake);
+/** Makes the listener known to the command side (register_hooks). */
+void ws_chanlisten_register(void);
 
 #endif /* WS_CHANLISTEN_H */

@@ -7,24 +7,12 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "apr_atomic.h"
 #include "apr_time.h"
 
 #include "ws_chan.h"
 #include "ws_chanpost.h"
 #include "ws_chanredis.h"
 #include "ws_status.h"
-
-/* when a refusal was last logged, in seconds (one line a second) */
-static volatile apr_uint32_t refusal_logged;
-
-int ws_chan_refusal_due(void)
-{
-    apr_uint32_t now = (apr_uint32_t)apr_time_sec(apr_time_now());
-    apr_uint32_t was = apr_atomic_read32(&refusal_logged);
-
-    return was != now && apr_atomic_cas32(&refusal_logged, now, was) == was;
-}
 
 apr_status_t ws_chan_post(const char *const *names, int n, int type,
                           const void *data, apr_size_t len,

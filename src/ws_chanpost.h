@@ -57,10 +57,4 @@ apr_status_t ws_chan_remove(const char *const *names, int n,
  */
 apr_status_t ws_chan_describe(const char *name, ws_chan_info_t *info);
 
-/**
- * Whether a refused publish should be logged now: true at most once a
- * second in a process, so that a full memory does not flood the log.
- */
-int ws_chan_refusal_due(void);
-
 #endif /* WS_CHANPOST_H */

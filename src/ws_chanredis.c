@@ -31,7 +31,7 @@
 
 #include "ws_chan.h"
 #include "ws_chanredis.h"
-#include "ws_chansub.h"
+#include "ws_chan.h"
 #include "ws_log.h"
 
 APLOG_USE_MODULE(websocket);
@@ -61,7 +61,6 @@ void ws_chanredis_set_timeout(apr_interval_time_t timeout)
 #ifdef WS_HAVE_HIREDIS
 
 #include "ws_chanlisten.h"
-#include "ws_chanpost.h"
 
 static const char *cfg_host;
 static int cfg_port;
@@ -69,6 +68,13 @@ static const char *cfg_path;     /* unix socket, or NULL */
 static const char *cfg_user;
 static const char *cfg_pass;     /* from the URL */
 static int cfg_db;
+/* this child's listener (ws_chanlisten.c), as it registered itself */
+static const ws_chanredis_listener_t *listener;
+
+void ws_chanredis_set_listener(const ws_chanredis_listener_t *l)
+{
+    listener = l;
+}
 
 static int parse_db(const char *s, int *db)
 {
@@ -438,7 +444,9 @@ static redisReply *run_script(const ws_script_t *script, const char *name,
                          "again", cfg_show);
             /* the listener need not wait for its next try: the sooner
              * it is back, the less its subscribers miss */
-            ws_chanlisten_wake();
+            if (listener != NULL) {
+                listener->wake();
+            }
         }
     }
     if (cmd_ctx != NULL) {
@@ -635,7 +643,9 @@ apr_status_t ws_chanredis_resume(const char *name, int resume,
     if (r == NULL) {
         last->epoch = last->seq = 0;
         first->epoch = first->seq = 0;
-        ws_chanlisten_catchup(name, 1);
+        if (listener != NULL) {
+            listener->catchup(name, 1);
+        }
         return APR_SUCCESS; /* the listener catches it up */
     }
     n = (r->elements - 2) / 3;
@@ -695,7 +705,7 @@ static void ws_chanredis_child_init(apr_pool_t *pchild, server_rec *s)
         /* pre-cleanups run last registered first: the listener (which
          * uses this connection) stops before it is closed */
         apr_pool_pre_cleanup_register(pchild, NULL, close_command);
-        rv = ws_chanlisten_start(pchild, s);
+        rv = listener != NULL ? listener->start(pchild, s) : APR_ENOTIMPL;
     }
     if (rv != APR_SUCCESS) {
         ap_log_error(APLOG_MARK, APLOG_ERR, rv, s, WS_LOGNO(01008)

@@ -14,6 +14,10 @@
 #include "ws_chanstore.h"
 
 /** Default WebSocketChannelBrokerTimeout: 2 seconds. */
+/** Channel NAME is the pub/sub channel "ws:NAME" in Redis, and its keys
+ * "ws:NAME:meta" and "ws:NAME:hist". */
+#define WS_CHANREDIS_PREFIX "ws:"
+
 #define WS_CHANREDIS_DEFAULT_TIMEOUT apr_time_from_sec(2)
 
 /** Registers the pre_config and child_init hooks. */

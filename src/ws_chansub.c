@@ -158,7 +158,7 @@ static ws_queue_status_e offer_msg(ws_chansub_t *cs, int type,
 /* A live message: every subscriber's queue refers to one payload (one
  * with the channel-meta prefix for those that agreed to it), built once;
  * a copy only when there is no shared payload.  Delivery thread. */
-static ws_queue_status_e offer_live(ws_chansub_t *cs, ws_chansub_msg_t *m,
+static ws_queue_status_e offer_live(ws_chansub_t *cs, ws_chan_delivery_t *m,
                                     const char *name)
 {
     unsigned int op = m->type == WS_CHAN_TEXT ? WS_OP_TEXT : WS_OP_BINARY;
@@ -181,18 +181,6 @@ static ws_queue_status_e offer_live(ws_chansub_t *cs, ws_chansub_msg_t *m,
         free(b);
     }
     return ws_io_offer_shared(cs->s, op, m->meta);
-}
-
-void ws_chansub_free_msgs(ws_chansub_msg_t *m)
-{
-    while (m != NULL) {
-        ws_chansub_msg_t *next = m->next;
-
-        ws_payload_unref(m->plain);
-        ws_payload_unref(m->meta);
-        free(m);
-        m = next;
-    }
 }
 
 /* Any thread: no pool of the session's is used. */
@@ -227,13 +215,13 @@ static void offer_close(ws_chansub_t *cs, int code, const char *reason)
 /* A replayed message, collected under the global lock. */
 typedef struct {
     apr_pool_t *pool;
-    apr_array_header_t *msgs; /* ws_chansub_msg_t */
+    apr_array_header_t *msgs; /* ws_chan_delivery_t */
 } ws_replay_t;
 
 static apr_status_t collect(void *baton, const ws_chan_msg_t *m)
 {
     ws_replay_t *rp = baton;
-    ws_chansub_msg_t *c = apr_array_push(rp->msgs);
+    ws_chan_delivery_t *c = apr_array_push(rp->msgs);
 
     memset(c, 0, sizeof(*c));
     c->id = m->id;
@@ -284,7 +272,7 @@ static apr_status_t subscribe_all(ws_chansub_t *cs, int resume,
                                &sub->last);
         if (rv == APR_SUCCESS && resume) {
             rp[i].msgs = apr_array_make(rp[i].pool, 4,
-                                        sizeof(ws_chansub_msg_t));
+                                        sizeof(ws_chan_delivery_t));
             rv = ws_chan_resume(st, sub->name, sub->len, given, &first[i],
                                 &gap[i], collect, &rp[i]);
         }
@@ -329,7 +317,7 @@ static apr_status_t subscribe_broker(ws_chansub_t *cs, int resume,
         sub->from_log = 0;
         if (resume) {
             rp[i].msgs = apr_array_make(rp[i].pool, 4,
-                                        sizeof(ws_chansub_msg_t));
+                                        sizeof(ws_chan_delivery_t));
         }
         rv = ws_chanredis_resume(sub->name, resume, given, &sub->last,
                                  &first[i], &gap[i], collect, &rp[i]);
@@ -357,7 +345,7 @@ static void queue_replay(ws_chansub_t *cs, ws_sub_t *sub, const char *text,
         offer_gap(cs, sub->name, text, first);
     }
     for (i = 0; i < rp->msgs->nelts; i++) {
-        ws_chansub_msg_t *m = &APR_ARRAY_IDX(rp->msgs, i, ws_chansub_msg_t);
+        ws_chan_delivery_t *m = &APR_ARRAY_IDX(rp->msgs, i, ws_chan_delivery_t);
 
         offer_msg(cs, m->type, m->id, sub->name, m->data, m->len);
     }
@@ -794,7 +782,7 @@ static int id_after(ws_chan_id_t a, ws_chan_id_t b)
 
 /* The broker's newest id after a catch-up (table mutex held): newer
  * than what the subscriber got means messages it cannot get. */
-static void mark_one(ws_sub_t *sub, const ws_chansub_msg_t *m)
+static void mark_one(ws_sub_t *sub, const ws_chan_delivery_t *m)
 {
     ws_chansub_t *cs = sub->owner;
     char id[WS_CHANSUB_ID_LEN];
@@ -823,7 +811,7 @@ static void mark_one(ws_sub_t *sub, const ws_chansub_msg_t *m)
 
 /* One message to one subscriber (table mutex held); counts what
  * happened into @p counts (ws_status_count_e). */
-static void deliver_one(ws_sub_t *sub, ws_chansub_msg_t *m,
+static void deliver_one(ws_sub_t *sub, ws_chan_delivery_t *m,
                         apr_uint32_t *counts)
 {
     ws_chansub_t *cs = sub->owner;
@@ -833,7 +821,7 @@ static void deliver_one(ws_sub_t *sub, ws_chansub_msg_t *m,
     if (cs->closed) {
         return;
     }
-    if (m->type == WS_CHANSUB_MARK) {
+    if (m->type == WS_CHAN_MARK) {
         mark_one(sub, m);
         return;
     }
@@ -888,9 +876,9 @@ static void deliver_one(ws_sub_t *sub, ws_chansub_msg_t *m,
     counts[WS_STATUS_DELIVERED]++;
 }
 
-void ws_chansub_deliver(ws_chansub_msg_t *list)
+void ws_chansub_deliver(ws_chan_delivery_t *list)
 {
-    ws_chansub_msg_t *m;
+    ws_chan_delivery_t *m;
     apr_array_header_t *kicks = NULL;
     apr_uint32_t counts[WS_STATUS_NCOUNTS] = {0};
     apr_pool_t *p = NULL;

@@ -8,7 +8,7 @@
 #ifndef WS_CHANSUB_H
 #define WS_CHANSUB_H
 
-#include "ws_chanstore.h"
+#include "ws_chan.h"
 #include "ws_plugin.h"
 #include "ws_session.h"
 
@@ -17,34 +17,6 @@
 
 /** Room for an id written "<epoch>:<seq>" and its NUL. */
 #define WS_CHANSUB_ID_LEN 48
-
-/** A ws_chansub_msg_t that is no message: the broker's newest id of its
- * channel after a catch-up (ws_chanredis.c). */
-#define WS_CHANSUB_MARK 0x200
-
-/** A message copied out of the log by the delivery thread. */
-typedef struct ws_chansub_msg_t {
-    struct ws_chansub_msg_t *next;
-    ws_chan_id_t id;
-    apr_uint64_t log;     /**< its position in the log */
-    int type;             /**< WS_CHAN_TEXT, _BINARY or _DELETED */
-    const char *name;     /**< NUL-terminated copy */
-    apr_size_t name_len;
-    const char *data;
-    apr_size_t len;
-    /** The payload every plain subscriber's queue refers to (data is
-     * its bytes), or NULL: each subscriber gets a copy of data. */
-    ws_payload_t *plain;
-    /** The same with the channel-meta prefix, made by the first such
-     * subscriber (delivery thread), or NULL. */
-    ws_payload_t *meta;
-} ws_chansub_msg_t;
-
-/**
- * Frees a list of messages and drops their payload references (the
- * queues that still refer to a payload keep it alive).
- */
-void ws_chansub_free_msgs(ws_chansub_msg_t *list);
 
 /* -- ws_channame.c -- */
 
@@ -118,6 +90,6 @@ void ws_chansub_client_message(ws_session_t *s, int text,
  * (queued without blocking, then their owners kicked).
  * @remark the delivery thread
  */
-void ws_chansub_deliver(ws_chansub_msg_t *list);
+void ws_chansub_deliver(ws_chan_delivery_t *list);
 
 #endif /* WS_CHANSUB_H */

@@ -1,7 +1,8 @@
 /* Licensed under the Apache License, Version 2.0 (see LICENSE).
  *
  * ws_status.c -- WebSocket counts per child in anonymous shared memory,
- * summed on server-status, with the figures of channels.  Every child
+ * summed on server-status, and the counts of channel events (shown by
+ * ws_chanstatus.c).  Every child
  * claims a slot by its pid when it starts and gives it back when it
  * exits; a slot of a child that died without giving it back is
  * recognised by its pid being gone.  The channel event counts of a slot
@@ -24,8 +25,6 @@
 #include "http_protocol.h"
 #include "mod_status.h"
 
-#include "ws_chan.h"
-#include "ws_chanredis.h"
 #include "ws_log.h"
 #include "ws_status.h"
 
@@ -161,87 +160,35 @@ void ws_status_count(ws_status_count_e what, apr_uint32_t n)
     }
 }
 
-/* The channel lines: the store's figures and the summed events. */
-static void channel_status(request_rec *r, int flags,
-                           const apr_uint64_t *counts)
+void ws_status_counts(apr_uint64_t *counts)
 {
-    ws_chan_store_t *st = ws_chan_lock();
-    ws_chan_stats_t cs;
+    int i, k;
 
-    if (st == NULL) {
-        return; /* no channels in this server */
+    for (k = 0; k < WS_STATUS_NCOUNTS; k++) {
+        counts[k] = head ? __atomic_load_n(&head->retired[k],
+                                           __ATOMIC_RELAXED)
+                         : 0;
     }
-    ws_chan_stats(st, &cs);
-    ws_chan_unlock();
-    if (flags & AP_STATUS_SHORT) {
-        ap_rprintf(r, "WebSocketChannels: %u\n"
-                   "WebSocketChannelSubscriptions: %" APR_UINT64_T_FMT "\n"
-                   "WebSocketChannelPublished: %" APR_UINT64_T_FMT "\n"
-                   "WebSocketChannelRefused: %" APR_UINT64_T_FMT "\n"
-                   "WebSocketChannelDelivered: %" APR_UINT64_T_FMT "\n"
-                   "WebSocketChannelDropped: %" APR_UINT64_T_FMT "\n"
-                   "WebSocketChannelSlowClosed: %" APR_UINT64_T_FMT "\n"
-                   "WebSocketChannelHistoryMessages: %" APR_UINT64_T_FMT "\n"
-                   "WebSocketChannelHistoryBytes: %" APR_UINT64_T_FMT "\n"
-                   "WebSocketChannelMemoryUsed: %" APR_SIZE_T_FMT "\n"
-                   "WebSocketChannelMemoryTotal: %" APR_SIZE_T_FMT "\n",
-                   cs.channels, cs.subscribers, cs.published, cs.failed,
-                   counts[WS_STATUS_DELIVERED], counts[WS_STATUS_DROPPED],
-                   counts[WS_STATUS_SLOW_CLOSED], cs.history_msgs,
-                   cs.history_bytes, cs.bytes_in_use, cs.bytes_total);
-        if (ws_chanredis_configured()) {
-            ap_rprintf(r, "WebSocketChannelBrokerPublished: %"
-                       APR_UINT64_T_FMT "\nWebSocketChannelBrokerFailed: %"
-                       APR_UINT64_T_FMT "\n",
-                       counts[WS_STATUS_BROKER_PUBLISHED],
-                       counts[WS_STATUS_BROKER_FAILED]);
+    /* a dead child's counts too, until its slot is taken again */
+    for (i = 0; slots != NULL && i < nslots; i++) {
+        for (k = 0; k < WS_STATUS_NCOUNTS; k++) {
+            counts[k] += __atomic_load_n(&slots[i].counts[k],
+                                         __ATOMIC_RELAXED);
         }
-        return;
-    }
-    ap_rprintf(r, "<h3>Channels</h3>\n<dl><dt>%u channels, %"
-               APR_UINT64_T_FMT " subscriptions</dt>\n"
-               "<dt>%" APR_UINT64_T_FMT " messages published, %"
-               APR_UINT64_T_FMT " refused for lack of memory</dt>\n"
-               "<dt>%" APR_UINT64_T_FMT " deliveries, %" APR_UINT64_T_FMT
-               " dropped for slow subscribers, %" APR_UINT64_T_FMT
-               " slow subscribers closed</dt>\n"
-               "<dt>history: %" APR_UINT64_T_FMT " messages, %"
-               APR_UINT64_T_FMT " bytes</dt>\n"
-               "<dt>channel memory: %" APR_SIZE_T_FMT " of %" APR_SIZE_T_FMT
-               " bytes in use</dt></dl>\n",
-               cs.channels, cs.subscribers, cs.published, cs.failed,
-               counts[WS_STATUS_DELIVERED], counts[WS_STATUS_DROPPED],
-               counts[WS_STATUS_SLOW_CLOSED], cs.history_msgs,
-               cs.history_bytes, cs.bytes_in_use, cs.bytes_total);
-    if (ws_chanredis_configured()) {
-        ap_rprintf(r, "<dl><dt>through Redis (WebSocketChannelBroker): %"
-                   APR_UINT64_T_FMT " messages published by this server, %"
-                   APR_UINT64_T_FMT " publishes Redis did not take</dt>"
-                   "</dl>\n", counts[WS_STATUS_BROKER_PUBLISHED],
-                   counts[WS_STATUS_BROKER_FAILED]);
     }
 }
 
 static int ws_status_hook(request_rec *r, int flags)
 {
     apr_uint32_t open = 0, closing = 0, accepted = 0, procs = 0;
-    apr_uint64_t counts[WS_STATUS_NCOUNTS];
-    int i, k;
+    int i;
 
     if (slots == NULL) {
         return OK;
     }
-    for (k = 0; k < WS_STATUS_NCOUNTS; k++) {
-        counts[k] = __atomic_load_n(&head->retired[k], __ATOMIC_RELAXED);
-    }
     for (i = 0; i < nslots; i++) {
         apr_uint32_t pid = apr_atomic_read32(&slots[i].pid);
 
-        /* a dead child's counts too, until its slot is taken again */
-        for (k = 0; k < WS_STATUS_NCOUNTS; k++) {
-            counts[k] += __atomic_load_n(&slots[i].counts[k],
-                                         __ATOMIC_RELAXED);
-        }
         if (pid == 0 || !pid_alive(pid)) {
             continue;
         }
@@ -253,14 +200,12 @@ static int ws_status_hook(request_rec *r, int flags)
     if (flags & AP_STATUS_SHORT) {
         ap_rprintf(r, "WebSocketOpen: %u\nWebSocketClosing: %u\n"
                    "WebSocketAccepted: %u\n", open, closing, accepted);
-        channel_status(r, flags, counts);
         return OK;
     }
     ap_rputs("<hr />\n<h2>WebSockets (mod_websocket)</h2>\n", r);
     ap_rprintf(r, "<dl><dt>%u open, %u closing</dt>\n"
                "<dt>%u accepted by the %u current processes since they "
                "started</dt></dl>\n", open, closing, accepted, procs);
-    channel_status(r, flags, counts);
     return OK;
 }
 

@@ -41,4 +41,10 @@ void ws_status_change(ws_status_e from, ws_status_e to);
  */
 void ws_status_count(ws_status_count_e what, apr_uint32_t n);
 
+/**
+ * The sums of every count over all children, those gone included.
+ * @param counts WS_STATUS_NCOUNTS values
+ */
+void ws_status_counts(apr_uint64_t *counts);
+
 #endif /* WS_STATUS_H */
