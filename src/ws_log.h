@@ -20,7 +20,7 @@
  *   00701-00715  channels: region, slots and delivery (ws_chan.c),
  *                subscribers (ws_chansub.c), publishers
  *                (ws_publisher.c); next 00716
- *   00901-00920  plugin API v1 (ws_server.c, ws_plugin.c); next 00902
+ *   00901-00920  plugin API v1 (ws_host.c, ws_plugin.c); next 00902
  *   01001-01040  the channel broker, Redis (ws_chanredis.c,
  *                ws_chanlisten.c, and its gap in ws_chansub.c); in use
  *                01001-01009, next 01010
