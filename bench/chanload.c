@@ -364,6 +364,7 @@ static long long lost, dups, reordered, misrouted, bad_payload, bad_frames;
 static long long stalls, pub_errors, rate_behind;
 static enum phase phase;
 static int64_t phase_end, measure_start, measure_end, rate_start;
+static int64_t open_start, open_end; /* first connect, READY */
 static long long rate_sent;
 static int rate_rr;
 static unsigned char *scratch;
@@ -1272,6 +1273,7 @@ static void advance(int64_t now)
     switch (phase) {
     case P_OPENING:
         if (attempted == nconns && pending == 0) {
+            open_end = now;
             printf("READY subscribers=%d publishers=%d\n", subs_opened,
                    pubs_opened);
             fflush(stdout);
@@ -1560,6 +1562,7 @@ int main(int argc, char **argv)
     }
     rss0 = proc_rss_kib();
     phase = P_OPENING;
+    open_start = now_ns();
 
     while (phase != P_END) {
         int n, timeout = cfg.rate > 0 && publishing() ? 1 : 20;
@@ -1620,7 +1623,8 @@ int main(int argc, char **argv)
            "total_deliveries=%lld total_published=%lld rss0_kib=%lld "
            "rss_idle_kib=%lld rss_end_kib=%lld kib_per_sub=%.1f "
            "cpu_s=%.2f cpu_s_per_M=%.2f broker_cpu_s=%.2f "
-           "broker_cpu_s_per_M=%.2f servers=%d client_cpu_s=%.2f\n",
+           "broker_cpu_s_per_M=%.2f servers=%d open_s=%.2f "
+           "client_cpu_s=%.2f\n",
            cfg.label, cfg.nsubs, subs_opened, cfg.nchannels, cfg.npubs,
            cfg.window, cfg.depth, cfg.rate, cfg.size, secs,
            measured_deliveries, (double)measured_deliveries / secs,
@@ -1645,7 +1649,7 @@ int main(int argc, char **argv)
                ? (double)(bcpu1 - bcpu0) / hz * 1e6
                      / (double)measured_deliveries
                : 0.0,
-           cfg.port2 > 0 ? 2 : 1,
+           cfg.port2 > 0 ? 2 : 1, secs_of(open_end - open_start),
            secs_of((int64_t)ru.ru_utime.tv_sec * NS_PER_SEC
                    + (int64_t)ru.ru_utime.tv_usec * 1000
                    + (int64_t)ru.ru_stime.tv_sec * NS_PER_SEC
