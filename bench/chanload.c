@@ -21,7 +21,13 @@
  * Phases: open every subscriber (READY), hold them idle (-I), warm up
  * (-W), measure (-t), stop publishing and drain.  With -S PID,... it
  * reads those server processes' RSS (before opening, after the hold)
- * and CPU time (utime + stime over the measured seconds) from /proc.
+ * and CPU time (utime + stime over the measured seconds) from /proc;
+ * with -B PID,... the CPU time of a broker (Redis) the same way.
+ *
+ * With -q PORT2 there are two servers (sharing their channels through a
+ * broker): the subscribers of every channel are split between them
+ * (subscriber i goes to the second when i / C is odd) and so are the
+ * publishers (the odd ones POST to the second).
  *
  * Build: cc -std=c99 -Wall -Wextra -Werror -O2 -D_GNU_SOURCE \
  *           -o chanload chanload.c
@@ -277,9 +283,9 @@ enum hstate { H_HEAD, H_BODY, H_CHUNK_SIZE, H_CHUNK_DATA, H_CHUNK_CRLF,
               H_TRAILER };
 
 static struct {
-    struct sockaddr_in server;
+    struct sockaddr_in server[2];
     char host[64];
-    int port;
+    int port, port2;
     const char *sub_prefix, *pub_prefix, *chan_prefix, *label;
     int nsubs, nchannels, npubs;
     int window;               /* messages per stream not yet delivered */
@@ -289,8 +295,8 @@ static struct {
     int src_first, src_count;
     int open_window;          /* connects/handshakes in progress */
     int64_t hold_ns, warmup_ns, duration_ns, timeout_ns, drain_ns;
-    pid_t pids[MAX_PIDS];
-    int npids;
+    pid_t pids[MAX_PIDS], bpids[MAX_PIDS];
+    int npids, nbpids;
     int verbose;
 } cfg;
 
@@ -331,6 +337,7 @@ struct conn {
     size_t wlen, woff, wcap;
     int64_t deadline;
     int channel;              /* sub: its channel */
+    int srv;                  /* 0: -p, 1: -q */
     uint32_t *next;           /* sub: next seq expected, per stream */
     int *owned;               /* pub: its streams */
     int nowned, rr;
@@ -357,10 +364,11 @@ static long long lost, dups, reordered, misrouted, bad_payload, bad_frames;
 static long long stalls, pub_errors, rate_behind;
 static enum phase phase;
 static int64_t phase_end, measure_start, measure_end, rate_start;
+static int64_t open_start, open_end; /* first connect, READY */
 static long long rate_sent;
 static int rate_rr;
 static unsigned char *scratch;
-static long long rss0, rss_idle, rss_end, cpu0, cpu1;
+static long long rss0, rss_idle, rss_end, cpu0, cpu1, bcpu0, bcpu1;
 #define TL_SLOTS 600          /* -v: worst latency per 100 ms measured */
 static int64_t timeline[TL_SLOTS];
 static long long tl_count[TL_SLOTS];
@@ -393,18 +401,18 @@ static long long proc_rss_kib(void)
 }
 
 /* utime + stime of the processes (all their threads), clock ticks */
-static long long proc_cpu_ticks(void)
+static long long proc_cpu_ticks(const pid_t *pids, int npids)
 {
     long long sum = 0;
     int i;
 
-    for (i = 0; i < cfg.npids; i++) {
+    for (i = 0; i < npids; i++) {
         char path[64], buf[1024], *p;
         FILE *f;
         size_t n;
         int field;
 
-        snprintf(path, sizeof(path), "/proc/%d/stat", (int)cfg.pids[i]);
+        snprintf(path, sizeof(path), "/proc/%d/stat", (int)pids[i]);
         if ((f = fopen(path, "r")) == NULL) {
             continue;
         }
@@ -608,7 +616,7 @@ static void publish(struct conn *c, struct stream *s, int64_t now)
                   "POST %s%s HTTP/1.1\r\nHost: %s:%d\r\n"
                   "Content-Type: text/plain\r\nContent-Length: %d\r\n\r\n",
                   cfg.pub_prefix, channels[s->channel].name, cfg.host,
-                  cfg.port, bn);
+                  c->srv ? cfg.port2 : cfg.port, bn);
     queue_bytes(c, head, (size_t)hn);
     queue_bytes(c, body, (size_t)bn);
     if (s->done == s->next_seq) {
@@ -1145,7 +1153,8 @@ static void conn_start(int i, int64_t now)
             return;
         }
     }
-    if (connect(fd, (struct sockaddr *)&cfg.server, sizeof(cfg.server)) < 0
+    if (connect(fd, (struct sockaddr *)&cfg.server[c->srv],
+                sizeof(cfg.server[0])) < 0
         && errno != EINPROGRESS) {
         conn_close(c, 0, strerror(errno));
         return;
@@ -1197,7 +1206,7 @@ static void connect_done(struct conn *c, int64_t now)
                      "Sec-WebSocket-Key: %s\r\nSec-WebSocket-Version: 13\r\n"
                      "\r\n",
                      cfg.sub_prefix, channels[c->channel].name, cfg.host,
-                     cfg.port, key);
+                     c->srv ? cfg.port2 : cfg.port, key);
         queue_bytes(c, req, (size_t)n);
         conn_flush(c);
     }
@@ -1264,6 +1273,7 @@ static void advance(int64_t now)
     switch (phase) {
     case P_OPENING:
         if (attempted == nconns && pending == 0) {
+            open_end = now;
             printf("READY subscribers=%d publishers=%d\n", subs_opened,
                    pubs_opened);
             fflush(stdout);
@@ -1285,12 +1295,14 @@ static void advance(int64_t now)
             measure_start = now;
             measure_end = now + cfg.duration_ns;
             phase_end = measure_end;
-            cpu0 = proc_cpu_ticks();
+            cpu0 = proc_cpu_ticks(cfg.pids, cfg.npids);
+            bcpu0 = proc_cpu_ticks(cfg.bpids, cfg.nbpids);
         }
         break;
     case P_MEASURE:
         if (now >= phase_end) {
-            cpu1 = proc_cpu_ticks();
+            cpu1 = proc_cpu_ticks(cfg.pids, cfg.npids);
+            bcpu1 = proc_cpu_ticks(cfg.bpids, cfg.nbpids);
             phase = P_DRAIN;
             phase_end = now + cfg.drain_ns;
         }
@@ -1313,6 +1325,8 @@ static void usage(void)
     fprintf(stderr,
 "usage: chanload -p PORT [options]\n"
 "  -h ADDR      server address [127.0.0.1]\n"
+"  -q PORT2     a second server (same address): half of every channel's\n"
+"               subscribers and the odd publishers connect to it\n"
 "  -n N         subscribers [1000]\n"
 "  -c C         channels; subscriber i joins channel i %% C [1]\n"
 "  -P P         publisher connections (HTTP/1.1 keep-alive) [1]\n"
@@ -1331,6 +1345,7 @@ static void usage(void)
 "  -o N         connects/handshakes in progress at most [256]\n"
 "  -a F:C       bind to 127.0.0.F .. 127.0.0.(F+C-1), round-robin\n"
 "  -S PID,...   server processes: RSS and CPU time from /proc\n"
+"  -B PID,...   broker processes (Redis): CPU time from /proc\n"
 "  -l LABEL     label of the RESULT line\n"
 "  -v           report how the subscribers' worst latencies spread\n");
     exit(2);
@@ -1364,6 +1379,7 @@ static void setup(void)
         struct conn *c = &conns[i];
         c->type = T_PUB;
         c->fd = -1;
+        c->srv = cfg.port2 > 0 && i % 2;
         c->owned = xcalloc((size_t)nstreams, sizeof(int));
         for (j = i; j < nstreams; j += cfg.npubs) {
             c->owned[c->nowned++] = j;
@@ -1374,6 +1390,8 @@ static void setup(void)
         c->type = T_SUB;
         c->fd = -1;
         c->channel = i % cfg.nchannels;
+        /* every channel's subscribers alternate between the servers */
+        c->srv = cfg.port2 > 0 && (i / cfg.nchannels) % 2;
     }
 }
 
@@ -1441,6 +1459,16 @@ static void report_slowest(void)
     }
 }
 
+static void parse_pids(char *p, pid_t *pids, int *n)
+{
+    while (*p && *n < MAX_PIDS) {
+        pids[(*n)++] = (pid_t)strtol(p, &p, 10);
+        while (*p == ',' || *p == ' ') {
+            p++;
+        }
+    }
+}
+
 static double secs_of(int64_t ns)
 {
     return (double)ns / 1e9;
@@ -1473,10 +1501,11 @@ int main(int argc, char **argv)
     cfg.timeout_ns = 10 * NS_PER_SEC;
     cfg.drain_ns = 8 * NS_PER_SEC;
     while ((opt = getopt(argc, argv, "p:h:n:c:P:d:w:r:s:u:U:x:I:W:t:T:D:o:a:"
-                                     "S:l:v")) != -1) {
+                                     "S:B:q:l:v")) != -1) {
         switch (opt) {
         case 'p': cfg.port = atoi(optarg); break;
         case 'h': snprintf(cfg.host, sizeof(cfg.host), "%s", optarg); break;
+        case 'q': cfg.port2 = atoi(optarg); break;
         case 'n': cfg.nsubs = atoi(optarg); break;
         case 'c': cfg.nchannels = atoi(optarg); break;
         case 'P': cfg.npubs = atoi(optarg); break;
@@ -1497,16 +1526,12 @@ int main(int argc, char **argv)
             if (sscanf(optarg, "%d:%d", &cfg.src_first, &cfg.src_count) != 2)
                 usage();
             break;
-        case 'S': {
-            char *p = optarg;
-            while (*p && cfg.npids < MAX_PIDS) {
-                cfg.pids[cfg.npids++] = (pid_t)strtol(p, &p, 10);
-                while (*p == ',' || *p == ' ') {
-                    p++;
-                }
-            }
+        case 'S':
+            parse_pids(optarg, cfg.pids, &cfg.npids);
             break;
-        }
+        case 'B':
+            parse_pids(optarg, cfg.bpids, &cfg.nbpids);
+            break;
         case 'l': cfg.label = optarg; break;
         case 'v': cfg.verbose = 1; break;
         default: usage();
@@ -1519,11 +1544,13 @@ int main(int argc, char **argv)
         usage();
     }
     memset(&cfg.server, 0, sizeof(cfg.server));
-    cfg.server.sin_family = AF_INET;
-    cfg.server.sin_port = htons((uint16_t)cfg.port);
-    if (inet_pton(AF_INET, cfg.host, &cfg.server.sin_addr) != 1) {
+    cfg.server[0].sin_family = AF_INET;
+    cfg.server[0].sin_port = htons((uint16_t)cfg.port);
+    if (inet_pton(AF_INET, cfg.host, &cfg.server[0].sin_addr) != 1) {
         die("bad address");
     }
+    cfg.server[1] = cfg.server[0];
+    cfg.server[1].sin_port = htons((uint16_t)cfg.port2);
     signal(SIGPIPE, SIG_IGN);
     rng_state = (uint64_t)now_ns() ^ ((uint64_t)getpid() << 32) ^ 0x9E37;
     scratch = xcalloc(1, SCRATCH_SIZE);
@@ -1535,6 +1562,7 @@ int main(int argc, char **argv)
     }
     rss0 = proc_rss_kib();
     phase = P_OPENING;
+    open_start = now_ns();
 
     while (phase != P_END) {
         int n, timeout = cfg.rate > 0 && publishing() ? 1 : 20;
@@ -1594,7 +1622,9 @@ int main(int argc, char **argv)
            "fail_connect=%d fail_handshake=%d fail_timeout=%d "
            "total_deliveries=%lld total_published=%lld rss0_kib=%lld "
            "rss_idle_kib=%lld rss_end_kib=%lld kib_per_sub=%.1f "
-           "cpu_s=%.2f cpu_s_per_M=%.2f client_cpu_s=%.2f\n",
+           "cpu_s=%.2f cpu_s_per_M=%.2f broker_cpu_s=%.2f "
+           "broker_cpu_s_per_M=%.2f servers=%d open_s=%.2f "
+           "client_cpu_s=%.2f\n",
            cfg.label, cfg.nsubs, subs_opened, cfg.nchannels, cfg.npubs,
            cfg.window, cfg.depth, cfg.rate, cfg.size, secs,
            measured_deliveries, (double)measured_deliveries / secs,
@@ -1614,6 +1644,12 @@ int main(int argc, char **argv)
                ? (double)(cpu1 - cpu0) / hz * 1e6
                      / (double)measured_deliveries
                : 0.0,
+           (double)(bcpu1 - bcpu0) / hz,
+           measured_deliveries > 0
+               ? (double)(bcpu1 - bcpu0) / hz * 1e6
+                     / (double)measured_deliveries
+               : 0.0,
+           cfg.port2 > 0 ? 2 : 1, secs_of(open_end - open_start),
            secs_of((int64_t)ru.ru_utime.tv_sec * NS_PER_SEC
                    + (int64_t)ru.ru_utime.tv_usec * 1000
                    + (int64_t)ru.ru_stime.tv_sec * NS_PER_SEC

@@ -57,6 +57,11 @@ typedef struct {
 static apr_thread_mutex_t *lmutex;
 static apr_thread_cond_t *lcond;
 static apr_hash_t *listening;      /* name -> ws_listen_t (lmutex) */
+/* bumped by every change that sync_subscriptions() or catch_up() acts on
+ * (refs, state, catchup; lmutex): the listener walks the table only
+ * when it changed, not once per batch of messages */
+static apr_uint32_t lgen;
+static apr_uint32_t sync_gen, catchup_gen; /* the listener's */
 static int lconnected;             /* the subscriber connection is up */
 static int wake_fd[2] = {-1, -1};
 static volatile int stopping;
@@ -97,6 +102,7 @@ apr_status_t ws_chanredis_listen(const char *const *names, int n)
             asked = 1;
         }
     }
+    lgen++;
     if (asked) {
         listener_wake();
     }
@@ -122,6 +128,7 @@ apr_status_t ws_chanredis_listen(const char *const *names, int n)
          * is read from Redis before anything live */
         if (l != NULL && l->state != 2) {
             l->catchup = 1;
+            lgen++;
         }
     }
     apr_thread_mutex_unlock(lmutex);
@@ -138,6 +145,7 @@ void ws_chanredis_unlisten(const char *name)
     apr_thread_mutex_lock(lmutex);
     l = apr_hash_get(listening, name, strlen(name));
     if (l != NULL && --l->refs == 0) {
+        lgen++;
         listener_wake();
     }
     apr_thread_mutex_unlock(lmutex);
@@ -154,6 +162,7 @@ static void listener_catchup(const char *name, int wake)
     l = apr_hash_get(listening, name, strlen(name));
     if (l != NULL) {
         l->catchup = 1;
+        lgen++;
     }
     apr_thread_mutex_unlock(lmutex);
     if (wake) {
@@ -230,9 +239,21 @@ static int catch_up(ws_chan_delivery_t ***tail)
     apr_array_header_t *todo;
     apr_pool_t *p;
     apr_hash_index_t *hi;
-    int i, failed = 0;
+    int i, failed = 0, same;
 
+    /* nothing changed since the last pass: nothing to catch up (a change
+     * after this point bumps lgen again) */
+    apr_thread_mutex_lock(lmutex);
+    same = lgen == catchup_gen;
+    catchup_gen = lgen;
+    apr_thread_mutex_unlock(lmutex);
+    if (same) {
+        return 0;
+    }
     if (apr_pool_create(&p, NULL) != APR_SUCCESS) {
+        apr_thread_mutex_lock(lmutex);
+        catchup_gen = lgen - 1; /* try again next time */
+        apr_thread_mutex_unlock(lmutex);
         return 1;
     }
     todo = apr_array_make(p, 8, sizeof(char *));
@@ -306,6 +327,10 @@ static int sync_subscriptions(redisContext *c)
     int rc = REDIS_OK;
 
     apr_thread_mutex_lock(lmutex);
+    if (lgen == sync_gen) {
+        apr_thread_mutex_unlock(lmutex);
+        return REDIS_OK; /* nothing changed since the last pass */
+    }
     for (hi = apr_hash_first(NULL, listening); hi; hi = apr_hash_next(hi)) {
         ws_listen_t *l = apr_hash_this_val(hi);
         char chan[WS_CHAN_NAME_MAX + 8];
@@ -335,6 +360,9 @@ static int sync_subscriptions(redisContext *c)
         if (rc != REDIS_OK) {
             break;
         }
+    }
+    if (rc == REDIS_OK) {
+        sync_gen = lgen;
     }
     apr_thread_mutex_unlock(lmutex);
     return rc;
@@ -373,6 +401,7 @@ static void forget_subscriptions(int catchup)
             l->catchup = 1;
         }
     }
+    lgen++;
     lconnected = 0;
     apr_thread_cond_broadcast(lcond);
     apr_thread_mutex_unlock(lmutex);
@@ -405,6 +434,7 @@ static void on_reply(redisReply *r, ws_chan_delivery_t ***live,
                          r->element[1]->len - 3);
         if (l != NULL && l->state == 1) {
             l->state = 2;
+            lgen++;
         }
         apr_thread_cond_broadcast(lcond);
         apr_thread_mutex_unlock(lmutex);
