@@ -43,7 +43,7 @@ void *ws_config_create_dir(apr_pool_t *p, char *dir)
     conf->chan_history_secs = -1;
     conf->slow_drop = -1;
     /* made here, not by the directive: the host of a plugin loaded in
-     * this section reads it (ws_server.c), lines after the plugin's too */
+     * this section reads it (ws_host.c), lines after the plugin's too */
     conf->plugin_options = apr_table_make(p, 2);
     return conf;
 }
