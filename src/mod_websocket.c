@@ -8,6 +8,7 @@
 
 #include "ws_async.h"
 #include "ws_chan.h"
+#include "ws_chanbroker.h"
 #include "ws_chanredis.h"
 #include "ws_chansub.h"
 #ifdef WS_HAVE_HIREDIS
@@ -36,6 +37,7 @@ static void register_hooks(apr_pool_t *p)
     ws_async_register_hooks(p);
     ws_check_register_hooks(p);
     ws_chan_register_hooks(p);
+    ws_chanbroker_register_hooks(p);
     ws_chanredis_register_hooks(p);
 #ifdef WS_HAVE_HIREDIS
     ws_chanlisten_register();

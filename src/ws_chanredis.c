@@ -1,7 +1,8 @@
 /* Licensed under the Apache License, Version 2.0 (see LICENSE).
  *
  * ws_chanredis.c -- Redis as the broker of channels (WebSocketChannelBroker):
- * its configuration and each child's command connection.
+ * each child's command connection and the Lua scripts it runs (the
+ * configuration and connecting: ws_chanbroker.c).
  *
  * Each child holds two connections (hiredis, blocking sockets with the
  * broker timeout):
@@ -19,7 +20,6 @@
  * Redis that lost its data gives a new, larger epoch, never an id again.
  */
 #include "httpd.h"
-#include <errno.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -31,161 +31,21 @@
 
 #include "ws_chan.h"
 #include "ws_chanredis.h"
-#include "ws_chan.h"
 #include "ws_log.h"
 
 APLOG_USE_MODULE(websocket);
 
-/* ---- configuration (the parent's, inherited by children) ------------ */
-
-static const char *cfg_pass_dir; /* WebSocketChannelBrokerPassword */
-static const char *cfg_show;     /* the URL without credentials; NULL:
-                                  * no broker */
-static apr_interval_time_t cfg_timeout = WS_CHANREDIS_DEFAULT_TIMEOUT;
-
-int ws_chanredis_configured(void)
-{
-    return cfg_show != NULL;
-}
-
-void ws_chanredis_set_password(const char *password)
-{
-    cfg_pass_dir = password;
-}
-
-void ws_chanredis_set_timeout(apr_interval_time_t timeout)
-{
-    cfg_timeout = timeout;
-}
 
 #ifdef WS_HAVE_HIREDIS
 
 #include "ws_chanlisten.h"
 
-static const char *cfg_host;
-static int cfg_port;
-static const char *cfg_path;     /* unix socket, or NULL */
-static const char *cfg_user;
-static const char *cfg_pass;     /* from the URL */
-static int cfg_db;
 /* this child's listener (ws_chanlisten.c), as it registered itself */
 static const ws_chanredis_listener_t *listener;
 
 void ws_chanredis_set_listener(const ws_chanredis_listener_t *l)
 {
     listener = l;
-}
-
-static int parse_db(const char *s, int *db)
-{
-    char *end;
-    long v;
-
-    if (*s == '\0') {
-        return 1;
-    }
-    errno = 0;
-    v = strtol(s, &end, 10);
-    if (errno || *end || v < 0 || v > 65535 || end == s) {
-        return 0;
-    }
-    *db = (int)v;
-    return 1;
-}
-
-
-const char *ws_chanredis_set_url(apr_pool_t *p, const char *url)
-{
-    const char *rest, *at, *slash, *colon;
-    char *host;
-
-    cfg_host = cfg_path = cfg_user = cfg_pass = cfg_show = NULL;
-    cfg_db = 0;
-    cfg_port = 6379;
-    if (!strcasecmp(url, "Off")) {
-        return NULL;
-    }
-    if (!strncasecmp(url, "redis+unix://", 13)) {
-        const char *q;
-
-        rest = url + 13;
-        q = strchr(rest, '?');
-        if (*rest != '/' || (q && q == rest + 1)) {
-            return "expected redis+unix:///path/to/socket[?db=N]";
-        }
-        cfg_path = q ? apr_pstrndup(p, rest, q - rest) : rest;
-        if (q && (strncmp(q, "?db=", 4) || !parse_db(q + 4, &cfg_db))) {
-            return "the query of a redis+unix URL can only be ?db=N "
-                   "(N from 0 to 65535)";
-        }
-        cfg_host = "";
-        cfg_show = apr_psprintf(p, "redis+unix://%s?db=%d", cfg_path,
-                                cfg_db);
-        return NULL;
-    }
-    if (strncasecmp(url, "redis://", 8)) {
-        return "expected Off, redis://[user:password@]host[:port][/db] "
-               "or redis+unix:///path/to/socket[?db=N]";
-    }
-    rest = url + 8;
-    slash = strchr(rest, '/');
-    at = strrchr(rest, '@');
-    if (at && slash && at > slash) {
-        at = NULL;
-    }
-    if (at) {
-        const char *cred = apr_pstrndup(p, rest, at - rest);
-        const char *c = strchr(cred, ':');
-
-        if (c) {
-            cfg_user = c > cred ? apr_pstrndup(p, cred, c - cred) : NULL;
-            cfg_pass = c[1] ? c + 1 : NULL;
-        }
-        else {
-            cfg_pass = *cred ? cred : NULL; /* redis://password@host */
-        }
-        rest = at + 1;
-    }
-    host = slash ? apr_pstrndup(p, rest, slash - rest) : apr_pstrdup(p, rest);
-    if (*host == '[') {
-        char *e = strchr(host, ']');
-
-        if (e == NULL) {
-            return "unterminated [ in the host";
-        }
-        *e = '\0';
-        colon = e[1] == ':' ? e + 1 : NULL;
-        if (e[1] && !colon) {
-            return "expected :port after the host";
-        }
-        host++;
-    }
-    else {
-        colon = strrchr(host, ':');
-        if (colon) {
-            *(char *)colon = '\0';
-        }
-    }
-    if (colon) {
-        char *end;
-        long v = strtol(colon + 1, &end, 10);
-
-        if (*end || end == colon + 1 || v < 1 || v > 65535) {
-            return "the port is not a number from 1 to 65535";
-        }
-        cfg_port = (int)v;
-    }
-    if (*host == '\0') {
-        return "no host";
-    }
-    if (slash && !parse_db(slash + 1, &cfg_db)) {
-        return "the database after / is not a number from 0 to 65535";
-    }
-    cfg_host = host;
-    cfg_show = apr_psprintf(p, "redis://%s%s%s:%d/%d",
-                            strchr(host, ':') ? "[" : "", host,
-                            strchr(host, ':') ? "]" : "", cfg_port, cfg_db);
-    return NULL;
 }
 
 /* ---- the Lua scripts ------------------------------------------------- */
@@ -296,88 +156,6 @@ static void script_sha(ws_script_t *sc)
 
 static server_rec *main_server;
 
-const char *ws_chanredis_name(void)
-{
-    return cfg_show;
-}
-
-apr_interval_time_t ws_chanredis_timeout(void)
-{
-    return cfg_timeout;
-}
-
-static struct timeval to_tv(apr_interval_time_t t)
-{
-    struct timeval tv;
-
-    tv.tv_sec = (long)apr_time_sec(t);
-    tv.tv_usec = (long)apr_time_usec(t);
-    return tv;
-}
-
-static int has_error(redisReply *r, char *err, apr_size_t n)
-{
-    if (r == NULL) {
-        return 1;
-    }
-    if (r->type == REDIS_REPLY_ERROR) {
-        apr_cpystrn(err, r->str, n);
-        return 1;
-    }
-    return 0;
-}
-
-redisContext *ws_chanredis_connect(char *err, apr_size_t n)
-{
-    struct timeval tv = to_tv(cfg_timeout);
-    const char *pass = cfg_pass_dir ? cfg_pass_dir : cfg_pass;
-    redisContext *c;
-    redisReply *r;
-
-    c = cfg_path ? redisConnectUnixWithTimeout(cfg_path, tv)
-                 : redisConnectWithTimeout(cfg_host, cfg_port, tv);
-    if (c == NULL || c->err) {
-        apr_cpystrn(err, c ? c->errstr : "out of memory", n);
-        goto fail;
-    }
-    if (redisSetTimeout(c, tv) != REDIS_OK) {
-        apr_cpystrn(err, c->errstr, n);
-        goto fail;
-    }
-    if (!cfg_path) {
-        redisEnableKeepAlive(c);
-    }
-    if (pass) {
-        r = cfg_user ? redisCommand(c, "AUTH %s %s", cfg_user, pass)
-                     : redisCommand(c, "AUTH %s", pass);
-        if (has_error(r, err, n)) {
-            if (r == NULL) {
-                apr_cpystrn(err, c->errstr, n);
-            }
-            freeReplyObject(r);
-            goto fail;
-        }
-        freeReplyObject(r);
-    }
-    if (cfg_db) {
-        r = redisCommand(c, "SELECT %d", cfg_db);
-        if (has_error(r, err, n)) {
-            if (r == NULL) {
-                apr_cpystrn(err, c->errstr, n);
-            }
-            freeReplyObject(r);
-            goto fail;
-        }
-        freeReplyObject(r);
-    }
-    return c;
-fail:
-    if (c) {
-        redisFree(c);
-    }
-    return NULL;
-}
-
 /* ---- the command connection ------------------------------------------ */
 
 static apr_thread_mutex_t *cmd_mutex;
@@ -422,13 +200,14 @@ static redisReply *run_script(const ws_script_t *script, const char *name,
         argv[5 + i] = args[i];
         lv[5 + i] = lens[i];
     }
-    if (apr_thread_mutex_timedlock(cmd_mutex, cfg_timeout) != APR_SUCCESS) {
+    if (apr_thread_mutex_timedlock(cmd_mutex, ws_chanredis_timeout())
+        != APR_SUCCESS) {
         *rv = APR_TIMEUP;
         if (ws_chan_refusal_due()) {
             ap_log_error(APLOG_MARK, APLOG_WARNING, 0, main_server,
                          WS_LOGNO(01001) "channel broker %s: no answer "
                          "within WebSocketChannelBrokerTimeout; logged "
-                         "once a second at most", cfg_show);
+                         "once a second at most", ws_chanredis_name());
         }
         return NULL;
     }
@@ -441,7 +220,7 @@ static redisReply *run_script(const ws_script_t *script, const char *name,
             cmd_down = 0;
             ap_log_error(APLOG_MARK, APLOG_NOTICE, 0, main_server,
                          WS_LOGNO(01002) "channel broker %s: connected "
-                         "again", cfg_show);
+                         "again", ws_chanredis_name());
             /* the listener need not wait for its next try: the sooner
              * it is back, the less its subscribers miss */
             if (listener != NULL) {
@@ -485,12 +264,13 @@ static redisReply *run_script(const ws_script_t *script, const char *name,
         cmd_down = 1;
         ap_log_error(APLOG_MARK, APLOG_ERR, 0, main_server, WS_LOGNO(01003)
                      "channel broker %s unavailable: %s; publishing is "
-                     "refused (503) until it is back", cfg_show, err);
+                     "refused (503) until it is back", ws_chanredis_name(),
+                     err);
     }
     else if (r == NULL && ws_chan_refusal_due()) {
         ap_log_error(APLOG_MARK, APLOG_WARNING, 0, main_server,
                      WS_LOGNO(01004) "channel broker %s: %s; logged once "
-                     "a second at most", cfg_show, err);
+                     "a second at most", ws_chanredis_name(), err);
     }
     apr_thread_mutex_unlock(cmd_mutex);
     return r;
@@ -611,7 +391,8 @@ apr_status_t ws_chanredis_info(const char *name, ws_chan_info_t *info)
     /* the children listening, on every server */
     apr_snprintf(chan, sizeof(chan), WS_CHANREDIS_PREFIX "%s", name);
     info->subscribers = 0;
-    if (apr_thread_mutex_timedlock(cmd_mutex, cfg_timeout) == APR_SUCCESS) {
+    if (apr_thread_mutex_timedlock(cmd_mutex, ws_chanredis_timeout())
+        == APR_SUCCESS) {
         if (cmd_ctx != NULL) {
             r = redisCommand(cmd_ctx, "PUBSUB NUMSUB %s", chan);
             if (r && r->type == REDIS_REPLY_ARRAY && r->elements == 2) {
@@ -710,22 +491,13 @@ static void ws_chanredis_child_init(apr_pool_t *pchild, server_rec *s)
     if (rv != APR_SUCCESS) {
         ap_log_error(APLOG_MARK, APLOG_ERR, rv, s, WS_LOGNO(01008)
                      "channel broker %s: cannot start this child's "
-                     "listener; its subscribers get nothing", cfg_show);
+                     "listener; its subscribers get nothing",
+                     ws_chanredis_name());
         cmd_mutex = NULL;
     }
 }
 
 #else /* !WS_HAVE_HIREDIS: a server without Redis support */
-
-const char *ws_chanredis_set_url(apr_pool_t *p, const char *url)
-{
-    cfg_show = NULL;
-    if (!strcasecmp(url, "Off")) {
-        return NULL;
-    }
-    return "this mod_websocket was built without Redis support (hiredis, "
-           "Debian libhiredis-dev; meson setup -Dredis=enabled)";
-}
 
 apr_status_t ws_chanredis_publish(const char *name, int type,
                                   const void *data, apr_size_t len,
@@ -769,18 +541,8 @@ static void ws_chanredis_child_init(apr_pool_t *pchild, server_rec *s)
 
 #endif /* WS_HAVE_HIREDIS */
 
-static int ws_chanredis_pre_config(apr_pool_t *pconf, apr_pool_t *plog,
-                                   apr_pool_t *ptemp)
-{
-    ws_chanredis_set_url(pconf, "Off");
-    cfg_pass_dir = NULL;
-    cfg_timeout = WS_CHANREDIS_DEFAULT_TIMEOUT;
-    return OK;
-}
-
 void ws_chanredis_register_hooks(apr_pool_t *p)
 {
-    ap_hook_pre_config(ws_chanredis_pre_config, NULL, NULL, APR_HOOK_MIDDLE);
     /* after ws_chan.c's child_init: channels must work in this child */
     ap_hook_child_init(ws_chanredis_child_init, NULL, NULL,
                        APR_HOOK_LAST);
