@@ -181,16 +181,20 @@ static struct timeval to_tv(apr_interval_time_t t)
     return tv;
 }
 
-static int has_error(redisReply *r, char *err, apr_size_t n)
+/* Whether a setup command's reply @p r says success; frees it.  @p err
+ * receives Redis's error, or the connection's when there was no reply. */
+static int reply_ok(redisContext *c, redisReply *r, char *err, apr_size_t n)
 {
+    int ok = r != NULL && r->type != REDIS_REPLY_ERROR;
+
     if (r == NULL) {
-        return 1;
+        apr_cpystrn(err, c->errstr, n);
     }
-    if (r->type == REDIS_REPLY_ERROR) {
+    else if (!ok) {
         apr_cpystrn(err, r->str, n);
-        return 1;
     }
-    return 0;
+    freeReplyObject(r);
+    return ok;
 }
 
 redisContext *ws_chanredis_connect(char *err, apr_size_t n)
@@ -216,25 +220,15 @@ redisContext *ws_chanredis_connect(char *err, apr_size_t n)
     if (pass) {
         r = cfg_user ? redisCommand(c, "AUTH %s %s", cfg_user, pass)
                      : redisCommand(c, "AUTH %s", pass);
-        if (has_error(r, err, n)) {
-            if (r == NULL) {
-                apr_cpystrn(err, c->errstr, n);
-            }
-            freeReplyObject(r);
+        if (!reply_ok(c, r, err, n)) {
             goto fail;
         }
-        freeReplyObject(r);
     }
     if (cfg_db) {
         r = redisCommand(c, "SELECT %d", cfg_db);
-        if (has_error(r, err, n)) {
-            if (r == NULL) {
-                apr_cpystrn(err, c->errstr, n);
-            }
-            freeReplyObject(r);
+        if (!reply_ok(c, r, err, n)) {
             goto fail;
         }
-        freeReplyObject(r);
     }
     return c;
 fail:
