@@ -14,45 +14,59 @@
 #include "ws_chanredis.h"
 #include "ws_status.h"
 
+/* Publishes through Redis (WebSocketChannelBroker). */
+static apr_status_t post_broker(const char *const *names, int n, int type,
+                                const void *data, apr_size_t len,
+                                ws_chan_limits_t limits,
+                                ws_chan_posted_t *out, int *done)
+{
+    apr_status_t rv;
+    int i;
+
+    if (!ws_chan_enabled()) {
+        return APR_ENOTIMPL;
+    }
+    for (i = 0; i < n; i++) {
+        if (strlen(names[i]) < 1 || strlen(names[i]) > WS_CHAN_NAME_MAX
+            || (type != WS_CHAN_TEXT && type != WS_CHAN_BINARY)) {
+            return APR_EINVAL;
+        }
+        rv = ws_chanredis_publish(names[i], type, data, len, limits,
+                                  &out[i].id, &out[i].subscribers);
+        if (rv != APR_SUCCESS) {
+            ws_status_count(WS_STATUS_BROKER_FAILED, 1);
+            return rv;
+        }
+        ws_status_count(WS_STATUS_BROKER_PUBLISHED, 1);
+        (*done)++;
+    }
+    return APR_SUCCESS;
+}
+
 apr_status_t ws_chan_post(const char *const *names, int n, int type,
                           const void *data, apr_size_t len,
                           ws_chan_limits_t limits, ws_chan_posted_t *out,
                           int *done)
 {
-    unsigned char *bits = calloc(1, ws_chan_bitmap_size() + 1);
+    /* the children to wake: on the stack up to 1,024 slots */
+    unsigned char small[128], *bits = small;
+    apr_size_t nbits = ws_chan_bitmap_size() + 1;
     apr_status_t rv = APR_SUCCESS;
     ws_chan_store_t *st;
     int i;
 
     *done = 0;
-    if (bits == NULL) {
+    if (ws_chanredis_configured()) {
+        return post_broker(names, n, type, data, len, limits, out, done);
+    }
+    if (nbits > sizeof(small) && (bits = malloc(nbits)) == NULL) {
         return APR_ENOMEM;
     }
-    if (ws_chanredis_configured()) {
-        free(bits);
-        if (!ws_chan_enabled()) {
-            return APR_ENOTIMPL;
-        }
-        for (i = 0; i < n; i++) {
-            if (strlen(names[i]) < 1 || strlen(names[i]) > WS_CHAN_NAME_MAX
-                || (type != WS_CHAN_TEXT && type != WS_CHAN_BINARY)) {
-                return APR_EINVAL;
-            }
-            rv = ws_chanredis_publish(names[i], type, data, len, limits,
-                                      &out[i].id, &out[i].subscribers);
-            if (rv != APR_SUCCESS) {
-                ws_status_count(WS_STATUS_BROKER_FAILED, 1);
-                return rv;
-            }
-            ws_status_count(WS_STATUS_BROKER_PUBLISHED, 1);
-            (*done)++;
-        }
-        return APR_SUCCESS;
-    }
+    memset(bits, 0, nbits);
     st = ws_chan_lock();
     if (st == NULL) {
-        free(bits);
-        return APR_ENOTIMPL;
+        rv = APR_ENOTIMPL;
+        goto out;
     }
     for (i = 0; i < n; i++) {
         ws_chan_pub_t pub;
@@ -68,7 +82,10 @@ apr_status_t ws_chan_post(const char *const *names, int n, int type,
     }
     ws_chan_unlock();
     ws_chan_wake(bits);
-    free(bits);
+out:
+    if (bits != small) {
+        free(bits);
+    }
     return rv;
 }
 

@@ -284,6 +284,7 @@ static ws_chansub_t *make_chansub(ws_session_t *s,
 
     cs->s = s;
     cs->n = names->nelts;
+    cs->names = (const char *const *)names->elts;
     cs->subs = apr_pcalloc(s->r->pool, cs->n * sizeof(ws_sub_t));
     for (i = 0; i < cs->n; i++) {
         cs->subs[i].owner = cs;
@@ -422,31 +423,18 @@ void ws_chansub_client_message(ws_session_t *s, int text,
 {
     ws_chansub_t *cs = s->chan;
     const ws_settings_t *set = s->settings;
+    ws_chan_posted_t out[WS_CHAN_MAX_PER_CONN];
     ws_chan_limits_t lim;
-    ws_chan_posted_t *out;
-    const char **names;
     apr_status_t rv;
-    int i, done = 0;
+    int done = 0;
 
     if (cs == NULL || !set->chan_publish || cs->n == 0) {
         return; /* WebSocketChannelPublish Off: not published */
     }
-    names = malloc(sizeof(*names) * cs->n);
-    out = malloc(sizeof(*out) * cs->n);
-    if (names == NULL || out == NULL) {
-        rv = APR_ENOMEM;
-    }
-    else {
-        for (i = 0; i < cs->n; i++) {
-            names[i] = cs->subs[i].name;
-        }
-        lim.messages = set->chan_history;
-        lim.seconds = set->chan_history_secs;
-        rv = ws_chan_post(names, cs->n, text ? WS_CHAN_TEXT : WS_CHAN_BINARY,
-                          buf, len, lim, out, &done);
-    }
-    free(names);
-    free(out);
+    lim.messages = set->chan_history;
+    lim.seconds = set->chan_history_secs;
+    rv = ws_chan_post(cs->names, cs->n, text ? WS_CHAN_TEXT : WS_CHAN_BINARY,
+                      buf, len, lim, out, &done);
     if (rv != APR_SUCCESS && ws_chan_refusal_due()) {
         ap_log_cerror(APLOG_MARK, APLOG_WARNING, rv, s->c, WS_LOGNO(00711)
                       "a client's message was not published to %d of its "

@@ -48,6 +48,7 @@ struct ws_chansub_t {
     ws_session_t *s;
     ws_sub_t *subs;
     int n;
+    const char *const *names;     /* the location's n channels */
     ws_xsub_t *extra;             /* a plugin's (table mutex) */
     int nextra;
     int heap;                     /* made by ws_chansub_add: freed by
