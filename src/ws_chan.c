@@ -344,7 +344,7 @@ static ws_chan_delivery_t *read_batch(apr_uint64_t *cursor, int *more,
         apr_status_t rv = ws_chan_log_read(store, cursor, &m, &lost);
 
         if (APR_STATUS_IS_INCOMPLETE(rv)) {
-            /* subscribers notice by their ids (ws_chansub.c) */
+            /* subscribers notice by their ids (ws_chandeliver.c) */
             *lost_total += lost;
             continue;
         }

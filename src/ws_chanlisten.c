@@ -13,7 +13,7 @@
  * could not be read), the listener first subscribes again, then reads
  * each channel's retained messages and newest id ("catch-up") and
  * delivers them before the live messages held meanwhile: a subscriber
- * gets what it missed, or a gap (ws_chansub.c).
+ * gets what it missed, or a gap (ws_chandeliver.c).
  */
 #include "httpd.h"
 #include <errno.h>

@@ -1,8 +1,9 @@
 /* Licensed under the Apache License, Version 2.0 (see LICENSE).
  *
- * ws_chanlisten.h -- between the two halves of the channel broker: the
- * configuration and command connection (ws_chanredis.c) and each
- * child's listener (ws_chanlisten.c).  Built only with hiredis.
+ * ws_chanlisten.h -- between the parts of the channel broker: its
+ * configuration and connecting (ws_chanbroker.c), the command
+ * connection (ws_chanredis.c) and each child's listener
+ * (ws_chanlisten.c).  Built only with hiredis.
  */
 #ifndef WS_CHANLISTEN_H
 #define WS_CHANLISTEN_H
@@ -13,7 +14,7 @@
 
 #include "ws_chanstore.h"
 
-/* -- ws_chanredis.c -- */
+/* -- ws_chanbroker.c -- */
 
 /** The broker's URL without credentials, for the log. */
 const char *ws_chanredis_name(void);
@@ -28,6 +29,8 @@ apr_interval_time_t ws_chanredis_timeout(void);
  * @return the connection, or NULL
  */
 redisContext *ws_chanredis_connect(char *err, apr_size_t n);
+
+/* -- ws_chanredis.c -- */
 
 /**
  * Reads a channel on the command connection: its epoch and newest seq
