@@ -5,8 +5,9 @@
 # 0.1.2 module grew by about one byte per byte received) and over many
 # connections; a frame header declaring a huge length does not make the
 # server allocate that length up front (SPEC.md sections 4 and 6).
-# Memory is VmRSS of httpd's children from /proc (t/lib/WSMem.pm); the
-# echo plugin on /echo (t/conf/extra.conf.in) does the work.
+# Memory is RssAnon (resident anonymous memory) of httpd's children from
+# /proc (t/lib/WSMem.pm); the echo plugin on /echo (t/conf/extra.conf.in)
+# does the work.
 use strict;
 use warnings FATAL => 'all';
 
@@ -191,7 +192,7 @@ case(3, 'memory flat over 200,000 messages on one connection', sub {
         skip(mem_skip(), 1);
     }
     elsif (defined $r0 && defined $r1) {
-        printf "# child %d: VmRSS %d kB -> %d kB (%+d kB)\n", $pid, $r0, $r1,
+        printf "# child %d: RssAnon %d kB -> %d kB (%+d kB)\n", $pid, $r0, $r1,
             $r1 - $r0;
         ok $r1 - $r0 < 2048;
     }

@@ -446,7 +446,7 @@ case(7, 'a stalled reader: bounded memory, others unaffected', sub {
         skip(mem_skip(), 1);
     }
     elsif (defined $base && defined $now) {
-        printf "# child %d: VmRSS %d kB -> %d kB while stalled\n", $pid,
+        printf "# child %d: RssAnon %d kB -> %d kB while stalled\n", $pid,
             $base, $now;
         ok $now - $base < 8 * 1024;
     }

@@ -9,8 +9,8 @@ WSMem - memory of the test server's httpd children, from /proc (Linux)
 
   httpd_pid()            the parent's pid (t/logs/httpd.pid), or undef
   children()             pids whose parent is httpd_pid()
-  rss_kb($pid)           VmRSS of the process in kB (undef if gone)
-  snapshot()             { pid => VmRSS kB } over children()
+  rss_kb($pid)           RssAnon of the process in kB (undef if gone)
+  snapshot()             { pid => RssAnon kB } over children()
   growth_kb($before, $after)
       growth between two snapshots: for a child in both, after - before;
       a child that appeared meanwhile counts with its RSS minus that of
@@ -25,6 +25,12 @@ WSMem - memory of the test server's httpd children, from /proc (Linux)
   slow_factor()          how much slower the server is than a plain build
                          (4 under valgrind, 2 under ASan, else 1): for
                          timing bounds and workloads
+
+RssAnon is the resident anonymous memory (heap, stacks, private
+mappings): what a leak makes grow.  VmRSS adds file-backed pages (the code
+of httpd, APR, OpenSSL and the plugins, faulted in the first time a child
+runs a path) and shared memory pages (the scoreboard, the channel region)
+a child touches: neither is memory the child holds for a connection.
 
 Reading another user's /proc/PID/fd needs root or the same uid: the test
 suite runs as root (CI), or as the user httpd's children run as.
@@ -89,7 +95,7 @@ sub rss_kb {
     my $pid = shift;
     open my $fh, '<', "/proc/$pid/status" or return undef;
     while (<$fh>) {
-        return $1 if /^VmRSS:\s+(\d+)\s+kB/;
+        return $1 if /^RssAnon:\s+(\d+)\s+kB/;
     }
     undef;
 }
