@@ -6,7 +6,7 @@
 # of a message.  Every case ends with the same three checks (SPEC.md
 # sections 4 and 6, STYLE.md 14):
 #   - the server is healthy: a new connection echoes;
-#   - memory is back to its baseline: the sum of VmRSS of httpd's children
+#   - memory is back to its baseline: the sum of RssAnon of httpd's children
 #     (t/lib/WSMem.pm) grew by less than a small tolerance;
 #   - a client that simply left leaves no error-level line in the
 #     error_log (none of our "[websocket:error]" nor core's AH lines at
@@ -43,7 +43,7 @@ $SIG{PIPE} = 'IGNORE';
 # under valgrind everything is slower and the workloads shrink
 my $F = slow_factor();
 my $SCALE = $ENV{WS_HTTPD_VALGRIND} ? 10 : 1;
-# growth of the children's summed VmRSS still counted as "back to baseline"
+# growth of the children's summed RssAnon still counted as "back to baseline"
 my $MEM_TOLERANCE_KB = 4096;
 
 my $start_mark = log_mark();
@@ -271,9 +271,13 @@ sub frames_of {
 # MPM's limits, thread stacks and per-thread pools touched for the first
 # time): not what "back to the baseline" is about.  One round of the
 # heaviest cases (1,000 connections dropped, 1,000 invalid messages)
-# before any baseline is taken; no asserts.
+# before any baseline is taken; no asserts.  Under prefork every process
+# pays it once, at its first connection whose plugin sends from a thread
+# (about 900 kB, measured; not again after): 128 connections
+# to /connect-send held at once reach all 64 processes.
 case(0, 'warm-up', sub {
     my $t0 = time;
+    open_and_drop(128 / $SCALE, 10 * $F, '/connect-send');
     my @r = open_and_drop(1000 / $SCALE, 10 * $F);
     my ($done) = utf8_run((utf8_ff_messages())[0 .. 999 / $SCALE]);
     sleep 1;
@@ -569,9 +573,9 @@ case(6, 'clients vanishing mid-handshake and mid-frame', sub {
 # all; returns (101 count, other statuses, connects, disconnects,
 # seconds until the 101s, seconds until every connect had its disconnect)
 sub open_and_drop {
-    my ($n, $secs) = @_;
+    my ($n, $secs, $path) = @_;
     my $prefix = newtag() . '-';
-    my @c = map { nb_connect($hport, request_for('/count', $hport,
+    my @c = map { nb_connect($hport, request_for($path || '/count', $hport,
                                                  'X-Tag' => "$prefix$_")) }
             1 .. $n;
     my $t0 = time;
@@ -794,8 +798,13 @@ case(5, 'invalid UTF-8 at every position of a 1,000-byte message', sub {
     my $sample = sub { @_[grep { $_ % $SCALE == 0 } 0 .. $#_] };
     # the memory baseline is taken after the first pass: a child's
     # threads keep some freed memory for reuse after their first such
-    # load (measured: flat from the second pass on), which is no leak
-    my ($done, @wrong) = utf8_run($sample->(utf8_ff_messages()));
+    # load (measured: flat from the second pass on), which is no leak.
+    # The first pass is as long as the second, so that it reaches every
+    # thread of every child (after the 1,000 dropped connections the event
+    # MPM runs up to 16 children of 25 threads; 1,000 connections left
+    # about one thread in twenty untouched, 100 to 200 kB each).
+    my ($done, @wrong) = utf8_run($sample->(utf8_kind_messages(),
+                                            utf8_ff_messages()));
     my (undef, $before) = baseline();
     my ($done2, @wrong2) = utf8_run($sample->(utf8_kind_messages(),
                                               utf8_ff_messages()));
@@ -804,7 +813,7 @@ case(5, 'invalid UTF-8 at every position of a 1,000-byte message', sub {
     printf "# %d messages in %.2f s\n", $done, time - $t0;
     print "# $_\n" for @wrong[0 .. ($#wrong < 9 ? $#wrong : 9)];
     ok t_cmp(scalar @wrong, 0, 'every one: close 1007 and EOF, no echo');
-    my $least = 2900 / $SCALE;
+    my $least = 3900 / $SCALE;
     ok t_cmp(bound($done, '>=', $least), ">= $least",
              'messages sent, each on its own connection');
     after_case('utf-8', $mark, $before);
