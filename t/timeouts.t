@@ -17,7 +17,7 @@ use Apache::Test qw(plan ok need_module);
 use Apache::TestUtil qw(t_cmp);
 use WSClient;
 use WSTest qw(case ncases run_cases log_mark wait_log log_since);
-use WSMem qw(slow_factor);
+use WSMem qw(slow_factor children);
 
 my $F = slow_factor();
 
@@ -120,6 +120,7 @@ case(5, 'graceful restart sends 1001 and new connections work', sub {
     chomp(my $parent = <$fh>);
     close $fh;
     my $mark = log_mark();
+    my @old = children($parent);
     my @c = map { WSClient->connect(path => '/echo') } 1 .. 3;
     $_->send_text('before') for @c;
     $_->read_frame(timeout => 5) for @c;
@@ -134,8 +135,17 @@ case(5, 'graceful restart sends 1001 and new connections work', sub {
     $told += $_ for log_since($mark) =~
         /WS00114: this process is stopping: closing (\d+) /g;
     ok t_cmp($told, 3, 'the error log names the 3 closed WebSockets');
-    # the new generation is up
-    ok wait_log($mark, qr/resuming normal operations/, 10 * $F);
+    # the new generation is up.  An old child accepts no new connection
+    # once it has been told to stop, but one accepted just before that is
+    # closed with 1001 like the others: the restart is done when the old
+    # generation has exited.
+    my $up = wait_log($mark, qr/resuming normal operations/, 10 * $F);
+    my %old = map { $_ => 1 } @old;
+    my $until = time + 10 * $F;
+    sleep 0.1 while time < $until && grep { $old{$_} } children($parent);
+    my @left = grep { $old{$_} } children($parent);
+    print "# old children still there: @left\n" if @left;
+    ok $up && !@left;
     my $n = WSClient->connect(path => '/echo');
     ok t_cmp($n->status, 101, 'reconnect: 101');
     $n->send_text('after');
