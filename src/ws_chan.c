@@ -10,7 +10,9 @@
  * channels, history and ids survive a restart, and children of the old
  * generation keep waking and being woken.  A child claims a free slot in
  * child_init (one whose pid is 0 or gone; a dead child's subscriber
- * counts are reset then), so it never depends on the scoreboard.
+ * counts are reset then), so it never depends on the scoreboard.  The
+ * slots of children that died are also freed within about a second by a
+ * living child's delivery thread, whether or not a new child comes.
  */
 #include "httpd.h"
 #include <errno.h>
@@ -47,8 +49,8 @@ APLOG_USE_MODULE(websocket);
 #define WS_CHAN_BATCH_BYTES (1024 * 1024)
 
 typedef struct {
-    apr_uint32_t pid;   /* 0: free */
-    apr_uint32_t gen;   /* the generation that claimed it */
+    volatile apr_uint32_t pid;   /* 0: free */
+    apr_uint32_t gen;            /* the generation that claimed it */
 } ws_chan_slot_t;
 
 /* what is kept across restarts in the process pool */
@@ -278,6 +280,15 @@ static int pid_gone(apr_uint32_t pid)
     return kill((pid_t)pid, 0) != 0 && errno == ESRCH;
 }
 
+static void log_removed(server_rec *s, apr_uint64_t removed)
+{
+    if (removed > 0) {
+        ap_log_error(APLOG_MARK, APLOG_INFO, 0, s, WS_LOGNO(00703)
+                     "channels: %" APR_UINT64_T_FMT " subscriptions of a "
+                     "child that died were removed", removed);
+    }
+}
+
 /* Claims a free slot (or a dead child's, whose counts are reset). */
 static apr_status_t claim_slot(server_rec *s)
 {
@@ -303,12 +314,44 @@ static apr_status_t claim_slot(server_rec *s)
         }
     }
     apr_global_mutex_unlock(mutex);
-    if (removed > 0) {
-        ap_log_error(APLOG_MARK, APLOG_INFO, 0, s, WS_LOGNO(00703)
-                     "channels: %" APR_UINT64_T_FMT " subscriptions of a "
-                     "child that died were removed", removed);
-    }
+    log_removed(s, removed);
     return my_slot != (apr_uint32_t)-1 ? APR_SUCCESS : APR_ENOSPC;
+}
+
+/* Frees the slots of children that died without releasing theirs (a
+ * crash, kill -9), so that their subscriptions stop counting within a second, not
+ * only when a new child claims that very slot.  One child does it: the
+ * one in the lowest slot still held.  The pids are checked outside the
+ * lock; a slot is reset only if it still holds the pid found gone. */
+static void sweep_dead_slots(server_rec *s)
+{
+    apr_uint64_t removed = 0;
+    apr_uint32_t i;
+
+    for (i = 0; i < region->nslots; i++) {
+        apr_uint32_t pid = apr_atomic_read32(&slot_table[i].pid);
+        apr_uint64_t n = 0;
+
+        if (i == my_slot || pid == 0) {
+            continue;
+        }
+        if (!pid_gone(pid)) {
+            if (i < my_slot) {
+                return;    /* a live child in a lower slot sweeps */
+            }
+            continue;
+        }
+        if (apr_global_mutex_lock(mutex) != APR_SUCCESS) {
+            break;
+        }
+        if (slot_table[i].pid == pid) {
+            ws_chan_slot_reset(store, i, &n);
+            slot_table[i].pid = 0;
+            removed += n;
+        }
+        apr_global_mutex_unlock(mutex);
+    }
+    log_removed(s, removed);
 }
 
 static apr_status_t release_slot(void *data)
@@ -477,6 +520,7 @@ static void *APR_THREAD_FUNC delivery(apr_thread_t *t, void *data)
             ws_chan_trim(store, now);
             apr_global_mutex_unlock(mutex);
             last_trim = now;
+            sweep_dead_slots(s);
         }
     }
     return NULL;

@@ -15,7 +15,8 @@
 #    publisher running, with a gap (channel-meta notice, or close 1011);
 #  - a subscriber that does not read: closed 1008 "slow" (or skipped, with
 #    a gap notice when it catches up) while the others get everything;
-#  - history by age; a graceful restart keeps channels, history and ids.
+#  - history by age; a child killed: its subscriptions stop counting; a
+#    graceful restart keeps channels, history and ids.
 use strict;
 use warnings FATAL => 'all';
 
@@ -584,6 +585,35 @@ case(2, 'history by age: dropped after its seconds', sub {
     sleep 2.5;
     (undef, $i) = info($c);
     ok t_cmp($i && $i->{messages}, 0, 'gone after WebSocketChannelHistory 16 1');
+});
+
+# a child killed (as by a crash) releases nothing itself; a living
+# child's delivery thread frees its slot, whether or not a new child comes
+case(5, 'a child that dies: its subscriptions stop counting', sub {
+    my $c = ch('dead');
+    publish($c, 'kept');                   # history keeps the channel
+    my $ws = subscribe("/sub/$c");
+    my (undef, $i) = info($c);
+    ok t_cmp($i && $i->{subscribers}, 1, 'counted while its child lives');
+    my $pid = WSMem::child_of($ws->sock);
+    my $mark = log_mark();
+    ok $pid && kill('KILL', $pid);
+    my ($n, $t0) = ('no answer', time);
+    while (time - $t0 < 10) {
+        my (undef, $j) = info($c);
+        $n = $j ? $j->{subscribers} : 'no answer';
+        last if $n eq '0';
+        sleep 0.2;
+    }
+    printf "# killed child %s; subscribers %s after %.1f s\n",
+        $pid // '?', $n, time - $t0;
+    ok t_cmp($n, 0, 'no longer counted (within 10 s)');
+    my ($code, $j) = publish($c, 'after');
+    ok t_cmp($code, 202, 'a publish finds no subscriber: 202');
+    ok t_cmp(log_since($mark),
+             qr/WS00703: channels: 1 subscriptions of a child that died/,
+             'the error log says what was removed');
+    done($ws);
 });
 
 case(6, 'a graceful restart keeps channels, history and ids', sub {
