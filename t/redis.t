@@ -35,7 +35,7 @@ use HTTP::Request ();
 use POSIX ();
 use Time::HiRes qw(time sleep);
 use WSClient;
-use WSTest qw(httpd_t tempdir case ncases run_cases);
+use WSTest qw(httpd_t tempdir free_port read_text case ncases run_cases);
 
 my $json = JSON::PP->new->canonical;
 my $run  = sprintf '%x%x', $$, int(time);
@@ -49,22 +49,6 @@ my $supported = !(httpd_t(body => "WebSocketChannelBroker "
 
 my $httpd = Apache::Test::vars()->{httpd};
 my (@servers, @redises);
-
-sub free_port {
-    my $s = IO::Socket::IP->new(LocalHost => '127.0.0.1', LocalPort => 0,
-                                Listen => 1, ReuseAddr => 1)
-        or die "no free port: $@\n";
-    my $p = $s->sockport;
-    close $s;
-    $p;
-}
-
-sub slurp {
-    open my $fh, '<', $_[0] or return '';
-    local $/;
-    my $s = <$fh>;
-    defined $s ? $s : '';
-}
 
 # ---- redis-server -------------------------------------------------------
 
@@ -123,7 +107,7 @@ sub redis_start {
     my $deadline = time + 10;
     until (($r->{unix} ? -S $r->{unix} : 1)
            && (redis_cmd($r, 'PING') // '') =~ /^\+PONG/) {
-        die "redis-server did not start: " . slurp("$r->{dir}/redis.log")
+        die "redis-server did not start: " . read_text("$r->{dir}/redis.log")
             if time > $deadline || waitpid($pid, POSIX::WNOHANG()) == $pid;
         sleep 0.05;
     }
@@ -228,10 +212,10 @@ sub httpd_up {
     my $srv = { name => $name, root => $root, port => $port };
     push @servers, $srv;
     my $deadline = time + 15;
-    until ($srv->{pid} && slurp("$root/error_log")
+    until ($srv->{pid} && read_text("$root/error_log")
            =~ /resuming normal operations/) {
-        ($srv->{pid}) = slurp("$root/httpd.pid") =~ /(\d+)/;
-        die "httpd $name did not come up: " . slurp("$root/error_log")
+        ($srv->{pid}) = read_text("$root/httpd.pid") =~ /(\d+)/;
+        die "httpd $name did not come up: " . read_text("$root/error_log")
             if time > $deadline;
         sleep 0.1;
     }
@@ -257,7 +241,7 @@ END {
     }
 }
 
-sub errlog { slurp("$_[0]{root}/error_log") }
+sub errlog { read_text("$_[0]{root}/error_log") }
 
 # ---- clients ------------------------------------------------------------
 
@@ -580,10 +564,10 @@ case(3, 'a graceful restart of A: the ids go on, resuming works', sub {
     my $c = ch('graceful');
     my (undef, $j) = publish($A, $c, 'before');
     my $log = "$A->{root}/error_log";
-    my $n = () = slurp($log) =~ /resuming normal operations/g;
+    my $n = () = read_text($log) =~ /resuming normal operations/g;
     system "'$httpd' -f '$A->{root}/httpd-t.conf' -k graceful";
     my $deadline = time + 10;
-    sleep 0.1 while (() = slurp($log) =~ /resuming normal operations/g) <= $n
+    sleep 0.1 while (() = read_text($log) =~ /resuming normal operations/g) <= $n
                     && time < $deadline;
     my $ws = subscribe($A, $c, last_id => $j->{id});
     my ($code, $k) = publish($B, $c, 'after');

@@ -18,7 +18,7 @@ use Time::HiRes qw(time sleep);
 use Apache::Test qw(plan ok need_module);
 use Apache::TestUtil qw(t_cmp);
 use WSClient;
-use WSTest qw(case ncases run_cases tempdir);
+use WSTest qw(case ncases run_cases tempdir free_port read_text);
 use WSMem qw(slow_factor);
 
 my $F = slow_factor();
@@ -26,29 +26,12 @@ my $vars = Apache::Test::vars();
 my $mpm = Apache::Test::config()->{server}{mpm} || 'event';
 my $lib = $vars->{ws_libexecdir} || '/usr/lib/apache2/modules';
 
-sub free_port {
-    my $s = IO::Socket::IP->new(LocalHost => '127.0.0.1', LocalPort => 0,
-                                Listen => 1, ReuseAddr => 1)
-        or die "no free port: $@";
-    my $p = $s->sockport;
-    close $s;
-    $p;
-}
-
-sub read_file {
-    my $f = shift;
-    open my $fh, '<', $f or return '';
-    local $/;
-    my $s = <$fh>;
-    defined $s ? $s : '';
-}
-
 # whether $pid runs (a daemon's exit leaves a zombie until whoever
 # adopted it reaps it: that counts as exited)
 sub alive {
     my $pid = shift;
     return 0 unless kill 0, $pid;
-    my ($state) = read_file("/proc/$pid/stat") =~ /^\d+ \(.*\) (\S)/s;
+    my ($state) = read_text("/proc/$pid/stat") =~ /^\d+ \(.*\) (\S)/s;
     !defined $state || $state ne 'Z';
 }
 
@@ -79,16 +62,16 @@ LoadModule websocket_module "$vars->{ws_module_so}"
 CONF
     close $fh;
     system($vars->{httpd}, '-f', "$root/httpd.conf", '-k', 'start') == 0
-        or die "httpd did not start: " . read_file("$root/error_log");
+        or die "httpd did not start: " . read_text("$root/error_log");
     my $deadline = time + 10 * $F;
     my $pid;
     while (time < $deadline) {
-        ($pid) = read_file("$root/httpd.pid") =~ /(\d+)/;
+        ($pid) = read_text("$root/httpd.pid") =~ /(\d+)/;
         last if $pid && IO::Socket::IP->new(PeerHost => '127.0.0.1',
                                             PeerPort => $port);
         sleep 0.1;
     }
-    die "httpd did not come up: " . read_file("$root/error_log")
+    die "httpd did not come up: " . read_text("$root/error_log")
         unless $pid;
     ($root, $port, $pid);
 }
@@ -122,7 +105,7 @@ for my $driver (qw(Blocking Auto)) {
         ok t_cmp($gone ? 'exited' : 'still running', 'exited',
                  'httpd exited although GracefulShutdownTimeout is 0');
         kill 'KILL', $pid unless $gone;       # never leave it behind
-        my $log = read_file("$root/error_log");
+        my $log = read_text("$root/error_log");
         my $n = () = $log =~ /WS00109: server stopping: closing with 1001/g;
         ok t_cmp($n, 3, 'each of the three sessions logged its 1001');
     });

@@ -28,6 +28,9 @@ WSTest - small helpers for the .t files (error_log, private httpd -t runs)
       its error_log), stops it and returns its error_log; $error is ''
       or says what went wrong.  Arguments as httpd_t (without cwd).
   tempdir()                       a temp dir removed at exit
+  free_port()                     a TCP port free on 127.0.0.1 (dies if
+                                  none)
+  read_text($file)                the file's content ('' if unreadable)
   bound($got, $op, $limit)        for t_cmp on a numeric bound ($op one of
                                   < <= > >=): "$op $limit" when
                                   "$got $op $limit" holds, else what was
@@ -53,8 +56,8 @@ use warnings FATAL => 'all';
 
 use Exporter 'import';
 our @EXPORT_OK = qw(log_mark log_since wait_log count_log httpd_t
-                    httpd_start_stop tempdir vhost_port bound case ncases
-                    run_cases);
+                    httpd_start_stop tempdir free_port read_text vhost_port
+                    bound case ncases run_cases);
 
 use File::Temp ();
 use IO::Socket::IP ();
@@ -163,6 +166,15 @@ sub httpd_t {
     ($exit, defined $out ? $out : '');
 }
 
+sub free_port {
+    my $s = IO::Socket::IP->new(LocalHost => '127.0.0.1', LocalPort => 0,
+                                Listen => 1, ReuseAddr => 1)
+        or die "no free port: $@\n";
+    my $port = $s->sockport;
+    close $s;
+    $port;
+}
+
 sub read_text {
     my $f = shift;
     open my $fh, '<', $f or return '';
@@ -174,11 +186,7 @@ sub read_text {
 sub httpd_start_stop {
     my %a = @_;
     my $root = $a{root} || tempdir();
-    my $s = IO::Socket::IP->new(LocalHost => '127.0.0.1', LocalPort => 0,
-                                Listen => 1, ReuseAddr => 1)
-        or return ("no free port: $@", '');
-    my $port = $s->sockport;
-    close $s;
+    my $port = eval { free_port() } or return ($@, '');
     my $conf = httpd_conf($root, "127.0.0.1:$port", %a);
     my $httpd = Apache::Test::vars()->{httpd};
     my $log = "$root/error_log";
