@@ -319,10 +319,11 @@ static apr_status_t claim_slot(server_rec *s)
 }
 
 /* Frees the slots of children that died without releasing theirs (a
- * crash, kill -9), so that their subscriptions stop counting within a second, not
- * only when a new child claims that very slot.  One child does it: the
- * one in the lowest slot still held.  The pids are checked outside the
- * lock; a slot is reset only if it still holds the pid found gone. */
+ * crash, kill -9), so that their subscriptions stop counting within a
+ * second, not only when a new child claims that very slot.  One child
+ * does it: the one in the lowest slot still held.  The pids are checked
+ * outside the lock; a slot is reset only if it still holds the pid found
+ * gone. */
 static void sweep_dead_slots(server_rec *s)
 {
     apr_uint64_t removed = 0;
