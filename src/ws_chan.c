@@ -320,10 +320,10 @@ static apr_status_t claim_slot(server_rec *s)
 
 /* Frees the slots of children that died without releasing theirs (a
  * crash, kill -9), so that their subscriptions stop counting within a
- * second, not only when a new child claims that very slot.  One child
- * does it: the one in the lowest slot still held.  The pids are checked
- * outside the lock; a slot is reset only if it still holds the pid found
- * gone. */
+ * second, not only when a new child claims that very slot.  Each child
+ * looks up to the first slot held by a living child; the one in that
+ * slot looks through them all.  The pids are checked outside the lock; a
+ * slot is reset only if it still holds the pid found gone. */
 static void sweep_dead_slots(server_rec *s)
 {
     apr_uint64_t removed = 0;
@@ -338,7 +338,7 @@ static void sweep_dead_slots(server_rec *s)
         }
         if (!pid_gone(pid)) {
             if (i < my_slot) {
-                return;    /* a live child in a lower slot sweeps */
+                break;     /* the living child in a lower slot goes on */
             }
             continue;
         }
