@@ -32,6 +32,7 @@
 #include "http_log.h"
 
 #include "ws_chanlisten.h"
+#include "ws_chanreply.h"
 #include "ws_chanredis.h"
 #include "ws_chan.h"
 #include "ws_log.h"
@@ -172,65 +173,6 @@ static void listener_catchup(const char *name, int wake)
 
 /* ---- the listener thread ---------------------------------------------- */
 
-/* A message as ws_chan.c makes them: the name here, the payload in one
- * buffer that every subscriber's queue of this child will refer to. */
-static ws_chan_delivery_t *make_msg(const char *name, apr_size_t nlen,
-                                  ws_chan_id_t id, int type,
-                                  const char *data, apr_size_t len)
-{
-    ws_chan_delivery_t *c = malloc(sizeof(*c) + nlen + 1);
-
-    if (c != NULL && (c->plain = ws_payload_make(len)) == NULL) {
-        free(c);
-        c = NULL;
-    }
-    if (c == NULL) {
-        return NULL; /* the ids tell the subscribers */
-    }
-    c->next = NULL;
-    c->id = id;
-    c->log = 0;
-    c->type = type;
-    c->name_len = nlen;
-    c->len = len;
-    c->meta = NULL;
-    memcpy((char *)(c + 1), name, nlen);
-    ((char *)(c + 1))[nlen] = '\0';
-    c->name = (char *)(c + 1);
-    c->data = (const char *)c->plain->data;
-    if (len) {
-        memcpy(c->plain->data, data, len);
-    }
-    return c;
-}
-
-/* "<epoch>:<seq>:<type>:<data>" from the pub/sub channel "ws:NAME". */
-static ws_chan_delivery_t *parse_message(const redisReply *ch,
-                                       const redisReply *p)
-{
-    const char *s = p->str, *end = p->str + p->len, *c;
-    apr_uint64_t v[3] = {0, 0, 0};
-    ws_chan_id_t id;
-    int i;
-
-    if (ch->len < 4 || ch->len - 3 > WS_CHAN_NAME_MAX) {
-        return NULL;
-    }
-    for (i = 0; i < 3; i++) {
-        for (c = s; c < end && *c >= '0' && *c <= '9'; c++) {
-            v[i] = v[i] * 10 + (apr_uint64_t)(*c - '0');
-        }
-        if (c == s || c == end || *c != ':') {
-            return NULL;
-        }
-        s = c + 1;
-    }
-    id.epoch = v[0];
-    id.seq = v[1];
-    return make_msg(ch->str + 3, ch->len - 3, id, (int)v[2], s,
-                    (apr_size_t)(end - s));
-}
-
 /* Reads what Redis keeps of the channels to catch up and appends it,
  * then a mark with the newest id, to *tail.  On failure the channel
  * stays to catch up. */
@@ -270,37 +212,16 @@ static int catch_up(ws_chan_delivery_t ***tail)
     apr_thread_mutex_unlock(lmutex);
     for (i = 0; i < todo->nelts; i++) {
         const char *name = APR_ARRAY_IDX(todo, i, char *);
-        apr_size_t nl = strlen(name), k, n;
-        ws_chan_id_t last, id;
+        ws_chan_id_t last;
         apr_status_t rv;
         redisReply *r = ws_chanredis_read(name, 1, 1, &last, &rv);
-        ws_chan_delivery_t *m;
 
         if (r == NULL) {
             listener_catchup(name, 0); /* tried again in a moment */
             failed++;
             continue;
         }
-        n = (r->elements - 2) / 3;
-        for (k = 0; k < n; k++) {
-            redisReply *d = r->element[2 + 3 * k + 2];
-
-            id.epoch = last.epoch;
-            id.seq = ws_chanredis_u64(r->element[2 + 3 * k]);
-            m = make_msg(name, nl, id,
-                         (int)ws_chanredis_u64(r->element[2 + 3 * k + 1]),
-                         d->type == REDIS_REPLY_STRING ? d->str : "",
-                         d->type == REDIS_REPLY_STRING ? d->len : 0);
-            if (m != NULL) {
-                **tail = m;
-                *tail = &m->next;
-            }
-        }
-        m = make_msg(name, nl, last, WS_CHAN_MARK, "", 0);
-        if (m != NULL) {
-            **tail = m;
-            *tail = &m->next;
-        }
+        ws_chanreply_history(name, r, last, tail);
         freeReplyObject(r);
     }
     apr_pool_destroy(p);
@@ -442,7 +363,7 @@ static void on_reply(redisReply *r, ws_chan_delivery_t ***live,
     else if (!strcmp(r->element[0]->str, "message") && r->elements == 3
              && r->element[1]->type == REDIS_REPLY_STRING
              && r->element[2]->type == REDIS_REPLY_STRING) {
-        m = parse_message(r->element[1], r->element[2]);
+        m = ws_chanreply_message(r->element[1], r->element[2]);
         if (m == NULL) {
             return;
         }
